@@ -40,7 +40,7 @@ class SessionSettings:
 
 @dataclass(frozen=True)
 class Server:
-    """Connection parameters of a PostgreSQL server, as libpq keywords (password kept out of repr)."""
+    """A PostgreSQL server as libpq keywords; the password is kept out of repr and labels."""
 
     params: dict[str, Any]
     label: str  # what logs and errors may show: the URL with its password masked
@@ -93,7 +93,7 @@ def server_from_url(url: str) -> Server:
 
 
 def mask_password(text: str, server: Server | None) -> str:
-    """Replace a server's password wherever it appears in text (messages from libpq or the server)."""
+    """Mask a server's password wherever it appears in text (libpq and server messages)."""
     if server is None or not server.password:
         return text
     return text.replace(server.password, "***")
@@ -112,7 +112,7 @@ def embedded_major_version() -> str:
 
 
 def default_embedded_dir() -> Path:
-    """The data directory kept between builds: the user's cache dir, one per server major version."""
+    """The data directory kept between builds: in the user's cache dir, one per major version."""
     override = os.environ.get("PGSLIDES_EMBEDDED_DIR")
     if override:
         return Path(override).expanduser()
@@ -322,9 +322,8 @@ class DeckDatabase:
                         )
                     )
                 else:
-                    cur.execute(
-                        sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.name))
-                    )
+                    statement = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
+                    cur.execute(statement.format(sql.Identifier(self.name)))
         finally:
             admin.close()
 
