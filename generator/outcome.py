@@ -1,0 +1,113 @@
+"""What running a deck produced, as plain data that round-trips through JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type_oid: int
+    numeric: bool  # right-aligned, as psql aligns numbers
+
+
+@dataclass(frozen=True)
+class Notice:
+    severity: str  # NOTICE, WARNING, INFO, ...
+    message: str  # as the server sent it, DETAIL/HINT lines included
+
+
+@dataclass(frozen=True)
+class SqlError:
+    """An error with every diagnostic field the server sent."""
+
+    sqlstate: str
+    severity: str
+    message: str
+    detail: str | None = None
+    hint: str | None = None
+    context: str | None = None
+    position: int | None = None  # 1-based, in characters of the statement
+    internal_query: str | None = None
+    internal_position: int | None = None
+
+    def summary(self) -> str:
+        """One line as a log shows it: `ERROR:  message (SQLSTATE)`, then DETAIL and HINT lines."""
+        lines = [f"{self.severity}:  {self.message} ({self.sqlstate})"]
+        if self.detail:
+            lines.append(f"DETAIL:  {self.detail}")
+        if self.hint:
+            lines.append(f"HINT:  {self.hint}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class StatementOutcome:
+    sql: str  # the statement as sent
+    line: int  # 1-based file line where it starts
+    status: str | None = None  # the command tag, e.g. INSERT 0 1
+    columns: tuple[Column, ...] | None = None  # None: the statement returned no rows
+    rows: tuple[tuple[str | None, ...], ...] = ()  # the rows kept for the slide, as text
+    row_count: int = 0  # rows the statement returned in all
+    notices: tuple[Notice, ...] = ()
+    error: SqlError | None = None
+    ran: bool = True  # False: skipped because an earlier statement of the block failed
+
+
+@dataclass(frozen=True)
+class BlockOutcome:
+    index: int
+    line: int
+    session: str
+    statements: tuple[StatementOutcome, ...]
+    problem: str | None = None  # why the block did not end as its `expect` says
+
+    @property
+    def error(self) -> SqlError | None:
+        return next((s.error for s in self.statements if s.error is not None), None)
+
+
+@dataclass(frozen=True)
+class DeckOutcome:
+    blocks: tuple[BlockOutcome, ...]
+    server_version: str | None = None
+    problems: tuple[str, ...] = field(default=())  # `file:line: message` lines outside blocks
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeckOutcome:
+        return cls(
+            blocks=tuple(_block_from_dict(block) for block in data["blocks"]),
+            server_version=data.get("server_version"),
+            problems=tuple(data.get("problems", ())),
+        )
+
+
+def _block_from_dict(data: dict[str, Any]) -> BlockOutcome:
+    return BlockOutcome(
+        index=data["index"],
+        line=data["line"],
+        session=data["session"],
+        statements=tuple(_statement_from_dict(item) for item in data["statements"]),
+        problem=data.get("problem"),
+    )
+
+
+def _statement_from_dict(data: dict[str, Any]) -> StatementOutcome:
+    columns = data.get("columns")
+    error = data.get("error")
+    return StatementOutcome(
+        sql=data["sql"],
+        line=data["line"],
+        status=data.get("status"),
+        columns=None if columns is None else tuple(Column(**column) for column in columns),
+        rows=tuple(tuple(row) for row in data.get("rows", ())),
+        row_count=data.get("row_count", 0),
+        notices=tuple(Notice(**notice) for notice in data.get("notices", ())),
+        error=None if error is None else SqlError(**error),
+        ran=data.get("ran", True),
+    )

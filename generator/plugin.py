@@ -1,0 +1,211 @@
+"""The MkDocs adapter: configuration, hooks and assets around the parse → execute → render core."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin, get_plugin_logger
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
+
+from generator import render
+from generator.database import ISOLATIONS, DatabaseError
+from generator.deck import Deck, DeckError, parse_duration, read_deck
+from generator.outcome import DeckOutcome
+from generator.runner import DeckRunError, Runner, RunSettings, deck_problems
+
+log = get_plugin_logger(__name__)
+
+ASSETS = Path(__file__).parent / "assets"
+ASSET_URIS = {"css": "assets/pgslides/pgslides.css", "js": "assets/pgslides/pgslides.js"}
+DECK_LIST_MARKER = "<!-- pgslides:decks -->"
+
+
+class PgSlidesConfig(base.Config):
+    enabled = c.Type(bool, default=True)
+    """Run live SQL blocks and lay out decks as slides; false leaves pages as plain Markdown."""
+    database_url = c.Type(str, default="")
+    """PostgreSQL URL to run decks on; empty starts the embedded PostgreSQL."""
+    isolation = c.Choice(ISOLATIONS, default="database")
+    """database: a fresh database per deck; schema: a fresh schema; none: read-only, as is."""
+    statement_timeout = c.Type(str, default="10s")
+    """Longest any statement may run (a duration: 500ms, 10s, 1min); a block's timeout overrides."""
+    max_rows = c.Type(int, default=20)
+    """Rows shown per result; a footer counts the rest. A block's rows= overrides."""
+    on_error = c.Choice(("fail", "warn"), default="fail")
+    """fail: an unexpected SQL error stops `mkdocs build`; warn: it shows on the slide."""
+
+
+class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
+    supports_multiple_instances = False
+
+    def __init__(self) -> None:
+        self.runner: Runner | None = None
+        self.serving = False
+        self.decks: dict[str, Deck] = {}  # by src_uri, parsed this build
+        self.deck_errors: dict[str, DeckError] = {}
+        self.outcomes: dict[str, DeckOutcome] = {}  # by src_uri, run this build
+
+    # --- lifecycle: one runner (and embedded server) per process, closed on shutdown ---
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        self.serving = command == "serve"
+
+    def on_shutdown(self) -> None:
+        self._close_runner()
+
+    def on_config(self, config: Any) -> Any:
+        if not self.config.enabled:
+            return config
+        settings = run_settings(self.config)
+        if self.runner is None or self.runner.settings != settings:
+            self._close_runner()
+            self.runner = Runner(settings)
+        config.extra_css.append(ASSET_URIS["css"])
+        config.extra_javascript.append(ASSET_URIS["js"])
+        return config
+
+    def on_files(self, files: Files, *, config: Any) -> Files:
+        if not self.config.enabled:
+            return files
+        for kind, uri in ASSET_URIS.items():
+            source = ASSETS / f"pgslides.{kind}"
+            files.append(File.generated(config, uri, abs_src_path=str(source)))
+        self.decks.clear()
+        self.deck_errors.clear()
+        self.outcomes.clear()
+        for file in files.documentation_pages():
+            if not is_deck_file(file):
+                continue
+            try:
+                self.decks[file.src_uri] = read_deck(Path(file.abs_src_path), display_path(file))
+            except DeckError as error:
+                self.deck_errors[file.src_uri] = error
+        return files
+
+    def on_post_build(self, *, config: Any) -> None:
+        if not self.serving:
+            self._close_runner()
+
+    def on_build_error(self, *, error: Exception) -> None:
+        if not self.serving:
+            self._close_runner()
+
+    # --- pages ---
+
+    def on_page_markdown(self, markdown: str, *, page: Page, config: Any, files: Files) -> str:
+        if not self.config.enabled:
+            return markdown
+        src_uri = page.file.src_uri
+        if src_uri in self.deck_errors:
+            return self._report(self.deck_errors[src_uri].args[0], markdown)
+        deck = self.decks.get(src_uri)
+        if deck is None:
+            return self._with_deck_list(markdown, page, files)
+        try:
+            outcome = self._run(deck, Path(page.file.abs_src_path))
+        except (DeckRunError, DeckError, DatabaseError) as error:
+            return self._report(str(error), markdown)
+        for problem in deck_problems(deck, outcome):
+            self._problem(problem)
+        self.outcomes[src_uri] = outcome
+        return render.deck_markdown(deck)
+
+    def on_page_content(self, html: str, *, page: Page, config: Any, files: Files) -> str:
+        outcome = self.outcomes.get(page.file.src_uri)
+        if outcome is None:
+            return html
+        deck = self.decks[page.file.src_uri]
+        blocks = {
+            block.index: render.render_block(block, outcome.blocks[block.index])
+            for block in deck.blocks
+        }
+        return render.deck_page(html, deck, blocks)
+
+    # --- helpers ---
+
+    def _run(self, deck: Deck, deck_file: Path) -> DeckOutcome:
+        assert self.runner is not None
+        return self.runner.run(deck, deck_file)
+
+    def _problem(self, message: str) -> None:
+        """A block that did not end as expected: fail the build, or warn and show it."""
+        if self.config.on_error == "fail" and not self.serving:
+            raise PluginError(message)
+        log.warning(message)
+
+    def _report(self, message: str, markdown: str) -> str:
+        """A deck that cannot be shown at all: fail the build, or show why on its page."""
+        self._problem(message)
+        box = render.problem_box("pgslides could not build this deck", message)
+        return f"{box}\n\n{markdown}"
+
+    def _with_deck_list(self, markdown: str, page: Page, files: Files) -> str:
+        if DECK_LIST_MARKER not in markdown:
+            return markdown
+        decks = [
+            {
+                "title": deck.title,
+                "subtitle": deck.subtitle,
+                "slides": len(deck.slides),
+                "url": get_relative_url(files.get_file_from_path(src_uri).url, page.url),
+            }
+            for src_uri, deck in sorted(self.decks.items())
+        ]
+        return markdown.replace(DECK_LIST_MARKER, str(render.deck_index(decks)))
+
+    def _close_runner(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
+
+
+def load_plugin_config(config_file: Path) -> tuple[Path, PgSlidesConfig]:
+    """docs_dir and this plugin's validated options from an mkdocs.yml (for the command line)."""
+    from mkdocs.config import load_config
+
+    config = load_config(str(config_file))
+    plugin = config.plugins.get("pgslides")
+    if not isinstance(plugin, PgSlidesPlugin):
+        raise PluginError(f"{config_file} does not use the pgslides plugin")
+    return Path(config.docs_dir), plugin.config
+
+
+def run_settings(config: PgSlidesConfig) -> RunSettings:
+    """The plugin's configuration as the core's settings; PluginError names what is wrong."""
+    timeout_ms = parse_duration(config.statement_timeout)
+    if not timeout_ms:
+        raise PluginError(
+            f"pgslides: statement_timeout {config.statement_timeout!r} is not a duration; "
+            "write it like 500ms, 10s or 1min"
+        )
+    if config.max_rows < 0:
+        raise PluginError("pgslides: max_rows must be 0 or more")
+    return RunSettings(
+        database_url=config.database_url,
+        isolation=config.isolation,
+        statement_timeout_ms=timeout_ms,
+        max_rows=config.max_rows,
+    )
+
+
+def is_deck_path(src_uri: str) -> bool:
+    """Every Markdown page is a deck, except index pages (they list the decks)."""
+    return PurePosixPath(src_uri).name not in ("index.md", "README.md")
+
+
+def is_deck_file(file: File) -> bool:
+    return is_deck_path(file.src_uri)
+
+
+def display_path(file: File | Path) -> str:
+    """How messages name a deck: relative to the working directory when possible."""
+    path = Path(file.abs_src_path) if isinstance(file, File) else file
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
