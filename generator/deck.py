@@ -104,14 +104,15 @@ def read_deck(path: Path, display_path: str | None = None) -> Deck:
     """Read and parse a deck file; display_path is how messages name it."""
     shown = display_path or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise DeckError(
-            shown, 1, f"not UTF-8 text ({error.reason} at byte {error.start})"
-        ) from None
+        raw = path.read_bytes()
     except OSError as error:
         raise DeckError(shown, 1, f"cannot read the file: {error.strerror}") from None
-    return parse_deck(text, shown)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise DeckError(shown, line, f"not UTF-8 text (byte {raw[error.start]:#04x})") from None
+    return parse_deck(text.removeprefix("\ufeff"), shown)
 
 
 def parse_deck(text: str, path: str) -> Deck:
@@ -321,9 +322,13 @@ def _open_fence(line: str, number: int, in_notes: bool) -> _Fence | None:
 def _finish_slide(builder: _SlideBuilder, number: int) -> Slide:
     notes_text = None if builder.notes is None else "".join(builder.notes)
     builder.flush_text()
+    # A slide "is at" its first line with something on it, not the blank line after a ---.
+    leading_blank = next(
+        (i for i, line in enumerate(builder.source) if line.strip()), len(builder.source)
+    )
     return Slide(
         number=number,
-        line=builder.line,
+        line=builder.line + leading_blank,
         source="".join(builder.source),
         parts=tuple(builder.parts),
         notes=notes_text,
