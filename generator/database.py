@@ -243,6 +243,15 @@ def deck_object_name(deck_name: str) -> str:
     return f"{DATABASE_PREFIX}{slug}_{os.getpid()}_{secrets.token_hex(4)}"
 
 
+@dataclass
+class Session:
+    """One named connection of a deck, and what pgslides last set on it."""
+
+    name: str
+    conn: Any
+    statement_timeout_ms: int  # the session's statement_timeout, as far as pgslides set it
+
+
 class DeckDatabase:
     """The place one deck runs, made fresh for it and removed after it (context manager)."""
 
@@ -255,7 +264,7 @@ class DeckDatabase:
         self.isolation = isolation
         self.settings = settings
         self.name = deck_object_name(deck_name)
-        self._sessions: dict[str, Any] = {}
+        self._sessions: dict[str, Session] = {}
         self._created = False
 
     def __enter__(self) -> DeckDatabase:
@@ -273,17 +282,16 @@ class DeckDatabase:
     def dbname(self) -> str:
         return self.name if self.isolation == "database" else self.server.maintenance_db
 
-    def session(self, name: str) -> Any:
-        """The connection of session `name`, opened on first use."""
+    def session(self, name: str) -> Session:
+        """Session `name`, connected on first use."""
         if name not in self._sessions:
             search_path = self.name if self.isolation == "schema" else '"$user", public'
             options = session_options(self.settings, search_path, self.isolation == "none")
-            self._sessions[name] = connect(
-                self.server, self.dbname, options, self.settings.connect_timeout_s
-            )
+            conn = connect(self.server, self.dbname, options, self.settings.connect_timeout_s)
+            self._sessions[name] = Session(name, conn, self.settings.statement_timeout_ms)
         return self._sessions[name]
 
-    def sessions(self) -> dict[str, Any]:
+    def sessions(self) -> dict[str, Session]:
         return dict(self._sessions)
 
     def _create(self) -> None:
@@ -316,11 +324,11 @@ class DeckDatabase:
 
     def close(self) -> None:
         """Close every session, then drop what was created for the deck; safe to call twice."""
-        for conn in self._sessions.values():
+        for session in self._sessions.values():
             with contextlib.suppress(Exception):
-                conn.cancel()
+                session.conn.cancel()
             with contextlib.suppress(Exception):
-                conn.close()
+                session.conn.close()
         self._sessions.clear()
         if self._created:
             self._drop()

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
-from generator.database import DeckDatabase, server_version
+from generator.database import DeckDatabase, Session, server_version
 from generator.deck import Block, Deck
 from generator.outcome import (
     BlockOutcome,
@@ -52,8 +52,7 @@ def run_deck(
     deck: Deck, db: DeckDatabase, limits: RunLimits, setup: tuple[SetupFile, ...] = ()
 ) -> DeckOutcome:
     """Run the setup files, then every block in file order; never raises for a SQL error."""
-    main = db.session(SETUP_SESSION)
-    version = server_version(main)
+    version = server_version(db.session(SETUP_SESSION).conn)
     for setup_file in setup:
         _run_setup(setup_file, db, limits)
     outcomes = [_run_block(deck, block, db, limits) for block in deck.blocks]
@@ -61,7 +60,7 @@ def run_deck(
 
 
 def _run_setup(setup_file: SetupFile, db: DeckDatabase, limits: RunLimits) -> None:
-    conn = db.session(SETUP_SESSION)
+    session = db.session(SETUP_SESSION)
     try:
         statements = split_statements(setup_file.sql)
     except MetaCommandError as error:
@@ -69,7 +68,13 @@ def _run_setup(setup_file: SetupFile, db: DeckDatabase, limits: RunLimits) -> No
     for statement in statements:
         line = statement.line + 1
         outcome = _run_or_explain(
-            conn, statement.text, setup_file.path, line, max_rows=0, limits=limits, timeout_ms=None
+            session,
+            statement.text,
+            setup_file.path,
+            line,
+            max_rows=0,
+            limits=limits,
+            timeout_ms=None,
         )
         if outcome.error is not None:
             raise ExecutionError(f"{setup_file.path}:{outcome.line}: {outcome.error.summary()}")
@@ -87,7 +92,7 @@ def _run_block(deck: Deck, block: Block, db: DeckDatabase, limits: RunLimits) ->
             statements=(),
             problem=str(error),
         )
-    conn = db.session(options.session)
+    session = db.session(options.session)
     max_rows = options.rows if options.rows is not None else limits.max_rows
     timeout_ms = options.timeout_ms or limits.statement_timeout_ms
     results: list[StatementOutcome] = []
@@ -98,7 +103,7 @@ def _run_block(deck: Deck, block: Block, db: DeckDatabase, limits: RunLimits) ->
             results.append(StatementOutcome(sql=statement.text, line=line, ran=False))
             continue
         outcome = _run_or_explain(
-            conn,
+            session,
             statement.text,
             deck.path,
             line,
@@ -119,7 +124,7 @@ def _run_block(deck: Deck, block: Block, db: DeckDatabase, limits: RunLimits) ->
 
 
 def _run_or_explain(
-    conn: Any,
+    session: Session,
     text: str,
     path: str,
     line: int,
@@ -131,7 +136,7 @@ def _run_or_explain(
     """run_statement, with a lost connection turned into an ExecutionError naming file:line."""
     try:
         return run_statement(
-            conn, text, line, max_rows=max_rows, limits=limits, timeout_ms=timeout_ms
+            session, text, line, max_rows=max_rows, limits=limits, timeout_ms=timeout_ms
         )
     except psycopg2.Error as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -153,7 +158,7 @@ def expectation_problem(expect: str, results: list[StatementOutcome]) -> str | N
 
 
 def run_statement(
-    conn: Any,
+    session: Session,
     text: str,
     line: int,
     *,
@@ -163,7 +168,8 @@ def run_statement(
 ) -> StatementOutcome:
     """Run one statement in autocommit and keep what psql would show of it."""
     timeout_ms = timeout_ms or limits.statement_timeout_ms
-    _set_statement_timeout(conn, timeout_ms)
+    conn = session.conn
+    _set_statement_timeout(session, timeout_ms)
     del conn.notices[:]
     watchdog = threading.Timer(timeout_ms / 1000 + WATCHDOG_GRACE_S, conn.cancel)
     watchdog.daemon = True
@@ -185,17 +191,17 @@ def run_statement(
         cursor.close()
 
 
-def _set_statement_timeout(conn: Any, timeout_ms: int) -> None:
+def _set_statement_timeout(session: Session, timeout_ms: int) -> None:
     # Only when it changes, and never inside a failed transaction (where SET itself fails);
     # the watchdog covers that case.
-    if getattr(conn, "_pgslides_timeout", None) == timeout_ms:
+    if session.statement_timeout_ms == timeout_ms:
         return
-    status = conn.info.transaction_status
-    if status == psycopg2.extensions.TRANSACTION_STATUS_INERROR:
+    conn = session.conn
+    if conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_INERROR:
         return
     with conn.cursor() as cursor:
         cursor.execute("SELECT set_config('statement_timeout', %s, false)", (f"{timeout_ms}ms",))
-    conn._pgslides_timeout = timeout_ms
+    session.statement_timeout_ms = timeout_ms
 
 
 def _result(
