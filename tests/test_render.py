@@ -1,0 +1,180 @@
+"""The renderer: golden HTML for real outcomes, and the HTML hooks of SPEC.
+
+Golden files live in tests/golden/: NAME.md is a deck run against the test server, NAME.html
+the HTML its blocks render to. After a deliberate change, regenerate them with
+
+    PGSLIDES_REGENERATE_GOLDEN=1 pytest tests/test_render.py
+
+and read the diff (`git diff tests/golden`) before committing it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from markupsafe import Markup
+
+from generator import render
+from generator.database import DeckDatabase, Server, SessionSettings
+from generator.deck import parse_deck, read_deck
+from generator.execute import RunLimits, run_deck
+from generator.outcome import BlockOutcome, Column, StatementOutcome
+
+GOLDEN = Path(__file__).parent / "golden"
+REGENERATE = os.environ.get("PGSLIDES_REGENERATE_GOLDEN") == "1"
+
+
+def rendered_blocks(pg_server: Server, deck_file: Path) -> str:
+    deck = read_deck(deck_file, f"tests/golden/{deck_file.name}")
+    with DeckDatabase(pg_server, "golden", "database", SessionSettings()) as db:
+        outcome = run_deck(deck, db, RunLimits(max_rows=20))
+    pieces = []
+    for block in deck.blocks:
+        pieces.append(f"<!-- block {block.index}, line {block.line} -->")
+        pieces.append(str(render.render_block(block, outcome.blocks[block.index])))
+    return "\n".join(pieces) + "\n"
+
+
+@pytest.mark.parametrize("name", ["results", "formats", "errors", "hostile"])
+def test_golden_html(pg_server: Server, name: str):
+    actual = rendered_blocks(pg_server, GOLDEN / f"{name}.md")
+    expected_file = GOLDEN / f"{name}.html"
+    if REGENERATE:
+        expected_file.write_text(actual, encoding="utf-8")
+    expected = expected_file.read_text(encoding="utf-8")
+    if actual != expected:
+        diff = difflib.unified_diff(
+            expected.splitlines(keepends=True),
+            actual.splitlines(keepends=True),
+            fromfile=str(expected_file),
+            tofile="rendered",
+        )
+        pytest.fail("rendered HTML differs from the golden file:\n" + "".join(diff))
+
+
+class _Balance(HTMLParser):
+    """Counts open elements, to show the rendered HTML is well formed."""
+
+    VOID = frozenset({"br", "img", "hr", "meta", "link", "input", "wbr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.script = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.script = self.script or tag in ("script", "img")
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack, f"</{tag}> closes nothing"
+        assert self.stack.pop() == tag, f"</{tag}> closes the wrong element"
+
+
+@pytest.mark.parametrize("name", ["results", "formats", "errors", "hostile"])
+def test_golden_html_is_balanced_and_injects_nothing(name: str):
+    parser = _Balance()
+    parser.feed((GOLDEN / f"{name}.html").read_text(encoding="utf-8"))
+    parser.close()
+    assert parser.stack == []
+    assert parser.script is False
+
+
+def _statement(**fields) -> StatementOutcome:
+    return StatementOutcome(sql="SELECT 1", line=2, **fields)
+
+
+def _block(*statements: StatementOutcome, options: str = "") -> str:
+    deck = parse_deck(f"```sql exec {options}\nSELECT 1\n```\n", "d.md")
+    (block,) = deck.blocks
+    outcome = BlockOutcome(index=0, line=1, session="main", statements=statements)
+    return str(render.render_block(block, outcome))
+
+
+def test_null_is_a_null_cell_and_text_null_is_text():
+    html = _block(
+        _statement(
+            status="SELECT 2",
+            columns=(Column("v", 25, numeric=False), Column("n", 23, numeric=True)),
+            rows=((None, "1"), ("NULL", None)),
+            row_count=2,
+        )
+    )
+    assert '<tr><td class="null"></td><td class="num">1</td></tr>' in html
+    assert '<tr><td>NULL</td><td class="null num"></td></tr>' in html
+    assert '<th>v</th><th class="num">n</th>' in html
+
+
+def test_cut_rows_say_how_many_more():
+    html = _block(
+        _statement(
+            status="SELECT 50",
+            columns=(Column("g", 23, numeric=True),),
+            rows=(("1",), ("2",)),
+            row_count=50,
+        )
+    )
+    assert (
+        '<div class="sql-rows">(50 rows) <span class="sql-more">… 48 more rows</span></div>' in html
+    )
+
+
+def test_a_huge_value_is_cut_with_a_note():
+    html = _block(
+        _statement(
+            status="SELECT 1",
+            columns=(Column("t", 25, numeric=False),),
+            rows=(("x" * 5000,),),
+            row_count=1,
+        )
+    )
+    assert "x" * render.MAX_VALUE_CHARS + "… (3000 more characters)</td>" in html
+    assert "x" * (render.MAX_VALUE_CHARS + 1) not in html
+
+
+def test_show_none_renders_nothing_unless_it_failed():
+    assert _block(_statement(status="CREATE TABLE"), options="show=none") == ""
+
+
+def test_deck_page_wraps_slides_and_notes_and_places_blocks():
+    deck = parse_deck(
+        "# One\n\n```sql exec\nSELECT 1;\n```\n\n???\nSay it.\n\n---\n\n# Two & more\n", "d.md"
+    )
+    markdown = render.deck_markdown(deck)
+    assert markdown.count("<!--pgslides:slide ") == 2
+    # What MkDocs' Markdown makes of it: comments pass through untouched.
+    html = (
+        "<!--pgslides:slide 1-->\n<h1>One</h1>\n<!--pgslides:block 0-->\n"
+        "<!--pgslides:notes 1-->\n<p>Say it.</p>\n<!--pgslides:slide 2-->\n<h1>Two &amp; more</h1>\n"
+    )
+    page = render.deck_page(html, deck, {0: Markup("<div data-sql-block>B</div>")})
+    assert page == (
+        '<section class="slide" id="slide-1" data-line="1" role="region" aria-roledescription="slide" aria-label="1 of 2">\n'
+        '<div class="slide-body">\n<h1>One</h1>\n<div data-sql-block>B</div>\n</div>\n'
+        '<aside class="notes"><details><summary>Speaker notes</summary>\n<p>Say it.</p>\n</details></aside>\n'
+        "</section>\n"
+        '<section class="slide" id="slide-2" data-line="12" role="region" aria-roledescription="slide" aria-label="2 of 2">\n'
+        '<div class="slide-body">\n<h1>Two &amp; more</h1>\n</div>\n</section>\n'
+    )
+
+
+def test_json_format_keeps_types():
+    text = render.format_rows(
+        "json",
+        (
+            Column("n", 1700, True),
+            Column("b", 16, False),
+            Column("j", 3802, False),
+            Column("f", 701, True),
+        ),
+        [["1.50", "t", '{"a": 1}', "NaN"], [None, "f", None, "-1e+30"]],
+    )
+    assert text == (
+        '[\n  {\n    "n": 1.50,\n    "b": true,\n    "j": {"a": 1},\n    "f": "NaN"\n  },\n'
+        '  {\n    "n": null,\n    "b": false,\n    "j": null,\n    "f": -1e+30\n  }\n]'
+    )
