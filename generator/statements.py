@@ -1,0 +1,330 @@
+"""Split a block of SQL into statements at the semicolons where psql would end them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# psql's {space}: only these separate tokens; anything else (even \v or a no-break space) is text.
+_SPACE = " \t\n\r\f"
+_NEWLINE = "\n\r"
+_DIGITS = frozenset("0123456789")
+
+# The words psql remembers among the first four identifiers of a statement, to notice
+# CREATE [OR REPLACE] {FUNCTION|PROCEDURE}; it keeps only their first letter.
+_ROUTINE_WORDS = {"create": "c", "or": "o", "replace": "r", "function": "f", "procedure": "p"}
+
+# psql meta-commands whose job is to describe objects: the catalog can answer the same question.
+_DESCRIBE_COMMANDS = ("\\d", "\\l", "\\z", "\\sf", "\\sv")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a block, as it will be sent to the server."""
+
+    text: str  # from its first character to before its terminating semicolon, trailing space cut
+    line: int  # 0-based line, within the block, of the statement's first character
+
+
+class MetaCommandError(ValueError):
+    """A psql backslash command in a live block: psql runs it itself, the server cannot."""
+
+    def __init__(self, command: str, line: int) -> None:
+        self.command = command
+        self.line = line
+        super().__init__(_meta_command_message(command))
+
+
+def _meta_command_message(command: str) -> str:
+    if command in ("\\;", "\\:"):
+        return (
+            f"psql's {command} escape is not SQL and cannot run in a live block; "
+            f"write a plain {command[1]} instead"
+        )
+    stem = f"psql meta-command {command} is not SQL and cannot run in a live block; "
+    if command.startswith(_DESCRIBE_COMMANDS):
+        return stem + (
+            "query the catalog instead (e.g. SELECT ... FROM information_schema.columns) "
+            "or use a plain ```sql fence to show it"
+        )
+    return stem + "remove it, or use a plain ```sql fence to show it"
+
+
+def split_statements(sql: str) -> list[Statement]:
+    """Split `sql` into statements exactly where psql (18) would end them.
+
+    A `;` ends a statement unless it is inside a string ('', E'' with backslash escapes, U&'',
+    B'', X'', N''), a quoted identifier (""), a dollar quote ($$ or $tag$), a comment (`--` or
+    nested `/* */`), parentheses, or the BEGIN ... END body of CREATE [OR REPLACE]
+    {FUNCTION|PROCEDURE} (psql 14+'s SQL-standard function bodies). The rest of psql's lexer is
+    followed where it moves a token boundary: `$1` is a parameter, not a dollar quote; `a$b$` is
+    one identifier; `1e-` swallows its sign and `1_0$a$` is one (bad) number; and, as psql reads a
+    line at a time, 'a'<newline>'b' stays two strings. standard_conforming_strings is assumed on.
+
+    Like psql, a statement starts at its first character that is neither whitespace nor part of
+    a `--` comment (psql drops leading `--` comments but sends `/* */` ones), and a final
+    statement without a semicolon is still a statement. Unlike psql, statements holding only
+    whitespace and comments produce nothing, blank lines inside a statement are kept (psql drops
+    them; keeping them keeps the text a slice of the block), and `:name` is never interpolated.
+
+    An unterminated string, quoted identifier, dollar quote, comment, parenthesis or BEGIN at the
+    end of the block (where psql would wait for more input) makes the rest of the block one
+    final statement, so the server reports what is missing.
+
+    A backslash outside strings and comments is a psql meta-command (psql would run it itself,
+    never send it): MetaCommandError, carrying the command and its line.
+    """
+    statements = []
+    line, counted_to = 0, 0
+    for start, end in _spans(sql):
+        line += sql.count("\n", counted_to, start)
+        counted_to = start
+        statements.append(Statement(sql[start:end], line))
+    return statements
+
+
+class _Statement:
+    """What psql's lexer tracks about the statement being collected."""
+
+    def __init__(self) -> None:
+        self.start: int | None = None  # offset of its first character, once one is seen
+        self.has_content = False  # something besides whitespace and finished comments
+        self.paren_depth = 0
+        self.begin_depth = 0  # open BEGIN (and CASE inside BEGIN) of a CREATE FUNCTION body
+        self.first_words: list[str] = []  # for its first four identifiers, see _ROUTINE_WORDS
+
+    def span(self, sql: str, end: int) -> tuple[int, int] | None:
+        """Where its text lies, once it ends at `end`; None if there is nothing to send."""
+        if self.start is None or not self.has_content:
+            return None
+        return self.start, self.start + len(sql[self.start : end].rstrip(_SPACE))
+
+    def note_identifier(self, word: str) -> None:
+        # psql folds case in ASCII only (pg_strcasecmp).
+        word = word.lower() if word.isascii() else word
+        if len(self.first_words) < 4:
+            self.first_words.append(_ROUTINE_WORDS.get(word, ""))
+        if self.paren_depth > 0 or not self._defines_routine():
+            return
+        if word == "begin":
+            self.begin_depth += 1
+        elif word == "case" and self.begin_depth > 0:
+            # CASE also closes with END, so it must be counted, but only inside a body.
+            self.begin_depth += 1
+        elif word == "end" and self.begin_depth > 0:
+            self.begin_depth -= 1
+
+    def _defines_routine(self) -> bool:
+        first = [*self.first_words, "", "", ""]
+        return first[0] == "c" and (
+            first[1] in ("f", "p") or (first[1:3] == ["o", "r"] and first[3] in ("f", "p"))
+        )
+
+
+def _spans(sql: str) -> list[tuple[int, int]]:
+    """The (start, end) offsets of each statement's text in `sql`."""
+    spans = []
+    current = _Statement()
+    i, n = 0, len(sql)
+    while i < n:
+        char = sql[i]
+        if char in _SPACE:
+            i += 1
+            continue
+        if sql.startswith("--", i):
+            i = _line_comment_end(sql, i)
+            continue
+        if char == ";" and current.paren_depth == 0 and current.begin_depth == 0:
+            spans.append(current.span(sql, i))
+            current = _Statement()
+            i += 1
+            continue
+        if current.start is None:
+            current.start = i
+        if sql.startswith("/*", i):
+            i, closed = _block_comment_end(sql, i)
+            # An unclosed comment is sent all the same, so the server can say it is unclosed.
+            current.has_content = current.has_content or not closed
+            continue
+        current.has_content = True
+        if char == "\\":
+            raise MetaCommandError(_meta_command(sql, i), sql.count("\n", 0, i))
+        if char == "(":
+            current.paren_depth += 1
+            i += 1
+        elif char == ")":
+            current.paren_depth = max(current.paren_depth - 1, 0)
+            i += 1
+        else:
+            i = _token_end(sql, i, current)
+    spans.append(current.span(sql, n))
+    return [span for span in spans if span is not None]
+
+
+def _token_end(sql: str, i: int, current: _Statement) -> int:
+    """Skip the token at `i`, one that cannot end a statement, noting identifiers."""
+    char, after = sql[i], sql[i + 1 : i + 2]
+    opening = _string_opening(sql, i)
+    if opening is not None:
+        body, quote, escapes = opening
+        end = _quoted_end(sql, body, quote, escapes)
+    elif char in "uU" and after == "&":
+        end = i + 1  # psql's lexer sets this U aside without counting it as an identifier
+    elif _is_letter(char):
+        end = _identifier_end(sql, i)
+        current.note_identifier(sql[i:end])
+    elif char == "$":
+        end = _dollar_end(sql, i)
+    elif char in _DIGITS or (char == "." and after in _DIGITS):
+        end = _number_end(sql, i)
+    elif char == ":" and after == ":":
+        end = i + 2  # a cast; the name after it is an identifier
+    elif char == ":":
+        # A psql variable (:name): never an identifier to the lexer, even when it is not set.
+        end = i + 1
+        while _is_letter(sql[end : end + 1]) or sql[end : end + 1] in _DIGITS:
+            end += 1
+    else:
+        end = i + 1
+    return end
+
+
+def _string_opening(sql: str, i: int) -> tuple[int, str, bool] | None:
+    """For a string or quoted identifier opening at `i`: where its body starts, its quote
+    character, and whether backslashes escape in it (E'' strings only)."""
+    char, after = sql[i], sql[i + 1 : i + 2]
+    if char in "'\"":
+        return i + 1, char, False
+    if char in "eE" and after == "'":
+        return i + 2, "'", True
+    if char in "bBxXnN" and after == "'":
+        return i + 2, "'", False  # bit, hex and national strings quote like plain ones
+    if char in "uU" and after == "&" and sql[i + 2 : i + 3] in ("'", '"'):
+        return i + 3, sql[i + 2], False  # U&'' strings and U&"" identifiers
+    return None
+
+
+def _is_letter(char: str) -> bool:
+    """psql's [A-Za-z\\200-\\377_]: any byte of a multibyte UTF-8 character is a letter."""
+    return (char.isascii() and char.isalpha()) or char == "_" or char > "\x7f"
+
+
+def _identifier_end(sql: str, i: int) -> int:
+    """End of the identifier whose first letter is at `i`."""
+    return _word_end(sql, i + 1)
+
+
+def _word_end(sql: str, i: int, dollar: bool = True) -> int:
+    """End of the letters, digits and (unless in a dollar tag) dollar signs from `i` on."""
+    n = len(sql)
+    while i < n and (_is_letter(sql[i]) or sql[i] in _DIGITS or (dollar and sql[i] == "$")):
+        i += 1
+    return i
+
+
+def _line_comment_end(sql: str, i: int) -> int:
+    n = len(sql)
+    while i < n and sql[i] not in _NEWLINE:
+        i += 1
+    return i
+
+
+def _block_comment_end(sql: str, i: int) -> tuple[int, bool]:
+    """End of the /* comment at `i`, and whether it was closed; comments nest in PostgreSQL."""
+    depth, i, n = 0, i + 2, len(sql)
+    while i < n:
+        if sql.startswith("/*", i):
+            depth += 1
+            i += 2
+        elif sql.startswith("*/", i):
+            if depth == 0:
+                return i + 2, True
+            depth -= 1
+            i += 2
+        else:
+            i += 1
+    return n, False
+
+
+def _quoted_end(sql: str, i: int, quote: str, escapes: bool) -> int:
+    """End of a quoted string or identifier whose body starts at `i`.
+
+    A doubled quote stands for itself; in E'' strings a backslash escapes the next character.
+    No quote continuation across lines ('a'<newline>'b'): psql lexes one input line at a time,
+    so it never sees one, and an E'' string's escapes do not carry over to the next string.
+    """
+    n = len(sql)
+    while i < n:
+        char = sql[i]
+        if escapes and char == "\\":
+            i += 2
+        elif char != quote:
+            i += 1
+        elif sql.startswith(quote, i + 1):
+            i += 2
+        else:
+            return i + 1
+    return n
+
+
+def _dollar_end(sql: str, i: int) -> int:
+    """End of what starts with `$` at `i`: a dollar quote, a parameter, or a lone `$`."""
+    n = len(sql)
+    j = i + 1
+    if j < n and sql[j] in _DIGITS:
+        # $1 is a parameter; letters glued to it ($1abc) are junk in the same token.
+        while j < n and sql[j] in _DIGITS:
+            j += 1
+        return _word_end(sql, j) if _is_letter(sql[j : j + 1]) else j
+    if j < n and _is_letter(sql[j]):
+        j = _word_end(sql, j, dollar=False)
+    if not sql.startswith("$", j):
+        # $tag without a closing $: psql keeps the $ alone and lexes the tag as an identifier.
+        return i + 1
+    delimiter = sql[i : j + 1]
+    close = sql.find(delimiter, j + 1)
+    return n if close < 0 else close + len(delimiter)
+
+
+def _number_end(sql: str, i: int) -> int:
+    """End of the number at `i`, as psql 15+ lexes it (junk glued to a number is part of it).
+
+    It matters in two places: an exponent's sign belongs to the number, so `1e--` is not a
+    comment; letters glued to a number are junk, not an identifier (`1e'x'` is no E'' string).
+    """
+    j = _digits_end(sql, i)
+    if sql.startswith(".", j) and not sql.startswith("..", j):
+        j = _digits_end(sql, j + 1)
+    if sql[j : j + 1] in ("e", "E"):
+        k = j + 1
+        signed = sql[k : k + 1] in ("+", "-")
+        if signed:
+            k += 1
+        if sql[k : k + 1] in _DIGITS:
+            j = _digits_end(sql, k)
+        elif signed:
+            return k  # "1e-": the lexer's realfail token takes the sign, and no junk after it
+    if _is_letter(sql[j : j + 1]):
+        j = _word_end(sql, j)
+    # The lexer takes the longest match, and junk may start at an underscore between digits:
+    # "1_0$a$" is 1 followed by the junk _0$a$, not 1_0 followed by a dollar quote.
+    underscore = sql.rfind("_", i, j)
+    return j if underscore < 0 else max(j, _word_end(sql, underscore))
+
+
+def _digits_end(sql: str, i: int) -> int:
+    """End of the digits at `i`, single underscores allowed between digits (1_000)."""
+    while sql[i : i + 1] in _DIGITS:
+        i += 1
+        if sql[i : i + 1] == "_" and sql[i + 1 : i + 2] in _DIGITS:
+            i += 1
+    return i
+
+
+def _meta_command(sql: str, i: int) -> str:
+    """The psql command starting with the backslash at `i`: up to whitespace or a backslash."""
+    if sql[i + 1 : i + 2] in (";", ":"):
+        return sql[i : i + 2]
+    j, n = i + 1, len(sql)
+    while j < n and sql[j] not in _SPACE and sql[j] != "\\":
+        j += 1
+    return sql[i:j]
