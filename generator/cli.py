@@ -35,6 +35,7 @@ def check_decks(config_file: Path, decks: list[Path]) -> int:
     """Run decks as a build would and print their problems; 0 when there are none."""
     from generator.database import DatabaseError
     from generator.deck import DeckError, read_deck
+    from generator.fit import fit_problems
     from generator.plugin import display_path, is_deck_path, load_plugin_config, run_settings
     from generator.runner import DeckRunError, Runner, deck_problems
 
@@ -51,11 +52,14 @@ def check_decks(config_file: Path, decks: list[Path]) -> int:
     )
     runner = Runner(settings)
     problems: list[str] = []
+    warnings: list[str] = []  # slides that will not fit: worth fixing, not a failure
     try:
         for path in paths:
             try:
                 deck = read_deck(path, display_path(path))
-                problems.extend(deck_problems(deck, runner.run(deck, path)))
+                outcome = runner.run(deck, path)
+                problems.extend(deck_problems(deck, outcome))
+                warnings.extend(fit_problems(deck, outcome.blocks))
             except (DeckError, DeckRunError) as error:
                 problems.append(str(error))
     except DatabaseError as error:
@@ -65,6 +69,8 @@ def check_decks(config_file: Path, decks: list[Path]) -> int:
         runner.close()
     for problem in problems:
         print(problem)
+    for warning in warnings:
+        print(f"warning: {warning}")
     print(f"pgslides: {len(paths)} deck(s) checked, {len(problems)} problem(s)", file=sys.stderr)
     return 1 if problems else 0
 

@@ -16,6 +16,7 @@ from mkdocs.utils import get_relative_url
 from generator import render
 from generator.database import ISOLATIONS, DatabaseError
 from generator.deck import Deck, DeckError, parse_duration, read_deck
+from generator.fit import fit_problems
 from generator.outcome import DeckOutcome
 from generator.runner import DeckRunError, Runner, RunSettings, deck_problems
 
@@ -113,6 +114,8 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
             return self._report(str(error), markdown)
         for problem in deck_problems(deck, outcome):
             self._problem(problem)
+        for warning in fit_problems(deck, outcome.blocks):
+            log.warning(warning)
         self.outcomes[src_uri] = outcome
         return render.deck_markdown(deck)
 
