@@ -22,9 +22,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     check.add_argument("-f", "--config-file", default="mkdocs.yml", help="default: mkdocs.yml")
     check.add_argument("decks", nargs="*", type=Path, help="deck files (default: every deck)")
+    pdf = commands.add_parser("pdf", help="print a deck to PDF, one 16:9 page per slide")
+    pdf.add_argument("deck", type=Path, help="the deck's Markdown file, e.g. slides/talk.md")
+    pdf.add_argument("-o", "--output", type=Path, help="default: the deck's name with .pdf")
+    pdf.add_argument("--notes", action="store_true", help="print speaker notes under each slide")
+    pdf.add_argument("-f", "--config-file", default="mkdocs.yml", help="default: mkdocs.yml")
     args = parser.parse_args(argv)
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
     try:
+        if args.command == "pdf":
+            return print_pdf(Path(args.config_file), args.deck, args.output, args.notes)
         return check_decks(Path(args.config_file), args.decks)
     except KeyboardInterrupt:
         print("pgslides: interrupted", file=sys.stderr)
@@ -73,6 +80,28 @@ def check_decks(config_file: Path, decks: list[Path]) -> int:
         print(f"warning: {warning}")
     print(f"pgslides: {len(paths)} deck(s) checked, {len(problems)} problem(s)", file=sys.stderr)
     return 1 if problems else 0
+
+
+def print_pdf(config_file: Path, deck: Path, output: Path | None, notes: bool) -> int:
+    """Build the site and print one deck's page with the system Chromium."""
+    from generator.pdf import PdfError, print_deck
+    from generator.plugin import load_plugin_config
+
+    if not deck.is_file():
+        print(f"pgslides: {deck}: no such deck file", file=sys.stderr)
+        return 2
+    output = output or Path(deck.stem + ".pdf")
+    try:
+        docs_dir, _config = load_plugin_config(config_file)
+        pages = print_deck(config_file, docs_dir, deck, output, notes)
+    except PdfError as error:
+        print(f"pgslides: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # mkdocs' configuration errors have no common base worth naming
+        print(f"pgslides: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {output}: {pages} page{'s' if pages != 1 else ''}")
+    return 0
 
 
 if __name__ == "__main__":
