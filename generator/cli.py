@@ -48,7 +48,7 @@ def check_decks(config_file: Path, decks: list[Path]) -> int:
 
     try:
         docs_dir, config = load_plugin_config(config_file)
-        settings = run_settings(config)
+        settings = run_settings(config, config_file.resolve().parent)
     except Exception as error:  # mkdocs' own errors have no common base worth naming
         print(f"pgslides: {error}", file=sys.stderr)
         return 2

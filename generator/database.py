@@ -198,7 +198,8 @@ def connect(server: Server, dbname: str | None, options: str = "", timeout_s: in
     params["application_name"] = APPLICATION_NAME
     params["client_encoding"] = "UTF8"
     if options:
-        params["options"] = options
+        # The URL's own -c settings come first, so the pinned ones win where both set a name.
+        params["options"] = f"{params['options']} {options}" if params.get("options") else options
     try:
         conn = psycopg2.connect(**params)
     except psycopg2.OperationalError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -18,9 +19,9 @@ from generator.database import ISOLATIONS, DatabaseError
 from generator.deck import Deck, DeckError, parse_duration, read_deck
 from generator.fit import fit_problems
 from generator.outcome import DeckOutcome
-from generator.runner import DeckRunError, Runner, RunSettings, deck_problems
+from generator.runner import DeckResult, DeckRunError, Runner, RunSettings, deck_problems
 
-log = get_plugin_logger(__name__)
+log = get_plugin_logger("pgslides")
 
 ASSETS = Path(__file__).parent / "assets"
 ASSET_URIS = {"css": "assets/pgslides/pgslides.css", "js": "assets/pgslides/pgslides.js"}
@@ -40,6 +41,8 @@ class PgSlidesConfig(base.Config):
     """Rows shown per result; a footer counts the rest. A block's rows= overrides."""
     on_error = c.Choice(("fail", "warn"), default="fail")
     """fail: an unexpected SQL error stops `mkdocs build`; warn: it shows on the slide."""
+    cache_dir = c.Type(str, default=".pgslides-cache")
+    """Where decks' outcomes are kept (relative to mkdocs.yml), to commit; empty: no cache."""
 
 
 class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
@@ -51,6 +54,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         self.decks: dict[str, Deck] = {}  # by src_uri, parsed this build
         self.deck_errors: dict[str, DeckError] = {}
         self.outcomes: dict[str, DeckOutcome] = {}  # by src_uri, run this build
+        self.results: list[DeckResult] = []  # for the build's summary line
 
     # --- lifecycle: one runner (and embedded server) per process, closed on shutdown ---
 
@@ -63,7 +67,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
     def on_config(self, config: Any) -> Any:
         if not self.config.enabled:
             return config
-        settings = run_settings(self.config)
+        settings = run_settings(self.config, Path(config.config_file_path or ".").parent)
         if self.runner is None or self.runner.settings != settings:
             self._close_runner()
             self.runner = Runner(settings)
@@ -80,6 +84,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         self.decks.clear()
         self.deck_errors.clear()
         self.outcomes.clear()
+        self.results.clear()
         for file in files.documentation_pages():
             if not is_deck_file(file):
                 continue
@@ -90,6 +95,13 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         return files
 
     def on_post_build(self, *, config: Any) -> None:
+        if self.results:
+            ran = sum(not result.cached for result in self.results)
+            seconds = sum(result.seconds for result in self.results)
+            log.info(
+                f"{len(self.results)} decks: {ran} run, {len(self.results) - ran} cached, "
+                f"{seconds:.2f} s"
+            )
         if not self.serving:
             self._close_runner()
 
@@ -109,9 +121,10 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         if deck is None:
             return self._with_deck_list(markdown, page, files)
         try:
-            outcome = self._run(deck, Path(page.file.abs_src_path))
+            result = self._outcome(deck, Path(page.file.abs_src_path))
         except (DeckRunError, DeckError, DatabaseError) as error:
             return self._report(str(error), markdown)
+        outcome = result.outcome
         for problem in deck_problems(deck, outcome):
             self._problem(problem)
         for warning in fit_problems(deck, outcome.blocks):
@@ -132,9 +145,15 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
 
     # --- helpers ---
 
-    def _run(self, deck: Deck, deck_file: Path) -> DeckOutcome:
+    def _outcome(self, deck: Deck, deck_file: Path) -> DeckResult:
         assert self.runner is not None
-        return self.runner.run(deck, deck_file)
+        result = self.runner.outcome(deck, deck_file)
+        for warning in result.warnings:
+            log.warning(warning)
+        how = "cached" if result.cached else "run"
+        log.info(f"{deck.path}: {len(deck.blocks)} blocks, {result.seconds:.2f} s, {how}")
+        self.results.append(result)
+        return result
 
     def _problem(self, message: str) -> None:
         """A block that did not end as expected: fail the build, or warn and show it."""
@@ -178,7 +197,7 @@ def load_plugin_config(config_file: Path) -> tuple[Path, PgSlidesConfig]:
     return Path(config.docs_dir), plugin.config
 
 
-def run_settings(config: PgSlidesConfig) -> RunSettings:
+def run_settings(config: PgSlidesConfig, project_dir: Path) -> RunSettings:
     """The plugin's configuration as the core's settings; PluginError names what is wrong."""
     timeout_ms = parse_duration(config.statement_timeout)
     if not timeout_ms:
@@ -193,6 +212,8 @@ def run_settings(config: PgSlidesConfig) -> RunSettings:
         isolation=config.isolation,
         statement_timeout_ms=timeout_ms,
         max_rows=config.max_rows,
+        cache_dir=project_dir / config.cache_dir if config.cache_dir else None,
+        refresh=os.environ.get("PGSLIDES_REFRESH", "") not in ("", "0"),
     )
 
 

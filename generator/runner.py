@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator import __version__
+from generator.cache import CacheKeyParts, ResultCache, UnreadableCacheError, cache_key
 from generator.database import (
     DatabaseError,
     DeckDatabase,
@@ -28,6 +31,18 @@ class RunSettings:
     isolation: str = "database"
     statement_timeout_ms: int = 10_000
     max_rows: int = 20
+    cache_dir: Path | None = None  # None: no result cache
+    refresh: bool = False  # run every deck even when its cached outcome is current
+
+
+@dataclass(frozen=True)
+class DeckResult:
+    """A deck's outcome and how it was had."""
+
+    outcome: DeckOutcome
+    cached: bool
+    seconds: float
+    warnings: tuple[str, ...] = field(default=())
 
 
 class DeckRunError(Exception):
@@ -41,6 +56,49 @@ class Runner:
         self.settings = settings
         self._server: Server | None = None
         self._embedded: EmbeddedServer | None = None
+        self.cache = ResultCache(settings.cache_dir) if settings.cache_dir else None
+
+    def outcome(self, deck: Deck, deck_file: Path) -> DeckResult:
+        """The deck's outcome from the cache when it is current, else from running it.
+
+        A cached outcome needs no server: a build whose decks are all cached contacts none.
+        Outcomes with problems are not stored, so a failing deck runs again next time.
+        """
+        started = time.perf_counter()
+        setup = read_setup_files(deck, deck_file)
+        key = cache_key(deck, self._key_parts(deck, setup))
+        warnings: list[str] = []
+        if self.cache is not None and not self.settings.refresh:
+            try:
+                cached = self.cache.load(deck, key)
+            except UnreadableCacheError as warning:
+                cached = None
+                warnings.append(str(warning))
+            if cached is not None:
+                return DeckResult(cached, True, time.perf_counter() - started, tuple(warnings))
+        outcome = self.run(deck, deck_file)
+        if self.cache is not None and not deck_problems(deck, outcome):
+            self.cache.store(deck, key, outcome)
+        return DeckResult(outcome, False, time.perf_counter() - started, tuple(warnings))
+
+    def _key_parts(self, deck: Deck, setup: tuple[SetupFile, ...]) -> CacheKeyParts:
+        isolation = deck.settings.isolation or self.settings.isolation
+        database = None
+        if isolation == "none":
+            # Decks that read existing data depend on which database it is (never its password).
+            url = self.settings.database_url
+            database = server_from_url(url).identity() if url else "embedded"
+        return CacheKeyParts(
+            package_version=__version__,
+            isolation=isolation,
+            timezone=deck.settings.timezone or "UTC",
+            max_rows=_first_set(deck.settings.max_rows, self.settings.max_rows),
+            statement_timeout_ms=_first_set(
+                deck.settings.statement_timeout_ms, self.settings.statement_timeout_ms
+            ),
+            setup=tuple((item.path, item.sql) for item in setup),
+            database=database,
+        )
 
     def server(self) -> Server:
         if self._server is None:

@@ -1,0 +1,159 @@
+"""The result cache: keys change exactly when outcomes could, files are stable and atomic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generator.cache import CacheKeyParts, ResultCache, UnreadableCacheError, cache_key
+from generator.deck import parse_deck
+from generator.outcome import BlockOutcome, DeckOutcome, StatementOutcome
+
+PARTS = CacheKeyParts(
+    package_version="1.0",
+    isolation="database",
+    timezone="UTC",
+    max_rows=20,
+    statement_timeout_ms=10_000,
+    setup=(("slides/sql/users.sql", "CREATE TABLE users (id int);\n"),),
+    database=None,
+)
+
+DECK = """---
+title: T
+---
+
+# One
+
+Some prose.
+
+```sql exec
+SELECT 1;
+```
+
+???
+Notes.
+
+---
+
+```sql exec show=result
+SELECT 2;
+```
+"""
+
+
+def key_of(text: str, parts: CacheKeyParts = PARTS) -> str:
+    return cache_key(parse_deck(text, "slides/d.md"), parts)
+
+
+prose = st.text(alphabet=st.characters(blacklist_characters="`~-?\r"), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(before=prose, between=prose, notes=prose)
+def test_prose_and_notes_never_change_the_key(before: str, between: str, notes: str):
+    edited = (
+        DECK.replace("Some prose.", f"Some prose.\n\n{before}")
+        .replace("Notes.", f"Notes. {notes}")
+        .replace("---\n\n```sql exec show", f"---\n\n{between}\n\n```sql exec show")
+    )
+    assert key_of(edited) == key_of(DECK)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: t.replace("SELECT 1;", "SELECT 1 ;"),  # any change to a block's SQL
+        lambda t: t.replace("SELECT 2;", "SELECT 3;"),  # a later block
+        lambda t: t.replace("show=result", "show=both"),  # an option
+        lambda t: t.replace("```sql exec\nSELECT 1;", "```sql exec rows=3\nSELECT 1;"),
+        lambda t: t.replace("```sql exec\nSELECT 1;", "```sql exec session=bob\nSELECT 1;"),
+        lambda t: t + "\n---\n\n```sql exec\nSELECT 4;\n```\n",  # a new block
+        lambda t: t.replace("```sql exec\nSELECT 1;\n```\n", ""),  # a removed block
+    ],
+)
+def test_any_change_to_blocks_or_options_changes_the_key(edit):
+    assert key_of(edit(DECK)) != key_of(DECK)
+
+
+@pytest.mark.parametrize(
+    "field_value",
+    [
+        {"package_version": "1.1"},
+        {"isolation": "schema"},
+        {"timezone": "Europe/Paris"},
+        {"max_rows": 5},
+        {"statement_timeout_ms": 1000},
+        {"setup": (("slides/sql/users.sql", "CREATE TABLE users (id bigint);\n"),)},
+        {"setup": ()},
+        {"database": "postgresql://postgres:***@db/talks"},
+    ],
+)
+def test_setup_files_settings_and_version_change_the_key(field_value: dict):
+    from dataclasses import replace
+
+    assert key_of(DECK, replace(PARTS, **field_value)) != key_of(DECK)
+
+
+def outcome_for(deck_text: str) -> DeckOutcome:
+    deck = parse_deck(deck_text, "slides/d.md")
+    return DeckOutcome(
+        blocks=tuple(
+            BlockOutcome(
+                index=block.index,
+                line=block.line,
+                session="main",
+                statements=(
+                    StatementOutcome(sql=block.sql.strip(), line=block.sql_line, status="SELECT 1"),
+                ),
+            )
+            for block in deck.blocks
+        ),
+        server_version="18.6",
+    )
+
+
+def test_store_is_deterministic_and_load_round_trips(tmp_path: Path):
+    deck = parse_deck(DECK, "slides/d.md")
+    cache = ResultCache(tmp_path / "cache")
+    key = cache_key(deck, PARTS)
+    cache.store(deck, key, outcome_for(DECK))
+    first = cache.file_for(deck).read_bytes()
+    cache.store(deck, key, outcome_for(DECK))
+    assert cache.file_for(deck).read_bytes() == first
+    assert cache.file_for(deck).name == "slides__d.md.json"
+    data = json.loads(first)
+    assert data["server_version"] == "18.6"
+    assert list(data) == sorted(data)
+    assert cache.load(deck, key) == outcome_for(DECK)
+    assert cache.load(deck, "another key") is None
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["slides__d.md.json"]
+
+
+def test_lines_follow_blocks_when_prose_moves_them(tmp_path: Path):
+    deck = parse_deck(DECK, "slides/d.md")
+    cache = ResultCache(tmp_path)
+    key = cache_key(deck, PARTS)
+    cache.store(deck, key, outcome_for(DECK))
+    moved_text = DECK.replace("Some prose.", "Some prose.\n\nMore prose.\n\nAnd more.")
+    moved = parse_deck(moved_text, "slides/d.md")
+    assert cache_key(moved, PARTS) == key
+    assert cache.load(moved, key) == outcome_for(moved_text)
+
+
+@pytest.mark.parametrize(
+    "garbage", [b"{not json", b"[]", b'{"format": 1, "key": "K"}', b"\xff\xfe"]
+)
+def test_a_corrupt_file_is_reported_and_then_replaced(tmp_path: Path, garbage: bytes):
+    deck = parse_deck(DECK, "slides/d.md")
+    cache = ResultCache(tmp_path)
+    cache.file_for(deck).write_bytes(garbage.replace(b"K", b"k"))
+    key = "k"
+    with pytest.raises(UnreadableCacheError, match=r"slides__d\.md\.json: unreadable cache file"):
+        cache.load(deck, key)
+    cache.store(deck, key, outcome_for(DECK))
+    assert cache.load(deck, key) == outcome_for(DECK)
