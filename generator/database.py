@@ -325,6 +325,12 @@ class DeckDatabase:
                 f"the role connecting to {self.server.label} may not create a schema; "
                 "grant it CREATE on the database or set isolation: none"
             ) from None
+        except psycopg2.Error as error:
+            # e.g. a read-only replica: the server refuses, and says why in one line.
+            reason = mask_password(str(error).strip().splitlines()[0], self.server)
+            raise DatabaseError(
+                f"{self.server.label} refused to create the deck's {self.isolation}: {reason}"
+            ) from None
         finally:
             admin.close()
 

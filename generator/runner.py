@@ -112,6 +112,8 @@ class Runner:
     def run(self, deck: Deck, deck_file: Path) -> DeckOutcome:
         """Run one deck in its own database (or schema); raises DeckRunError, never a traceback."""
         setup = read_setup_files(deck, deck_file)
+        if not deck.blocks and not setup:
+            return DeckOutcome(blocks=())  # nothing to run: no server needed
         isolation = deck.settings.isolation or self.settings.isolation
         limits = RunLimits(
             max_rows=_first_set(deck.settings.max_rows, self.settings.max_rows),

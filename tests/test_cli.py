@@ -1,0 +1,145 @@
+"""The `pgslides` command, run as a user runs it: a subprocess in a site's directory."""
+
+from __future__ import annotations
+
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from sites import BIN, database_url, make_site, run, with_options
+
+from generator.database import Server
+
+GOOD = """
+---
+title: Good
+---
+
+# Good
+
+```sql exec
+CREATE TABLE t (x integer);
+```
+
+---
+
+```sql exec expect=42P01
+SELECT * FROM nope;
+```
+"""
+
+BAD = """
+# Bad
+
+```sql exec
+SELECT * FROM userz;
+```
+
+```sql exec
+SELECT 'fine';
+```
+
+```sql exec expect=23505
+SELECT 'no error here';
+```
+
+```sql exec expect=23505
+SELECT 1 / 0;
+```
+"""
+
+BAD_PROBLEMS = [
+    'slides/bad.md:3: ERROR:  relation "userz" does not exist (42P01)',
+    "slides/bad.md:11: expected error 23505, but the block ran without error",
+    "slides/bad.md:15: expected error 23505, got ERROR:  division by zero (22012)",
+]
+
+
+def pgslides(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run([str(BIN / "pgslides"), *args], cwd)
+
+
+@pytest.fixture
+def url(pg_server: Server) -> str:
+    return database_url(pg_server)
+
+
+def test_version():
+    completed = pgslides(Path.cwd(), "--version")
+    assert completed.returncode == 0
+    assert completed.stdout == f"pgslides {metadata.version('pgslides')}\n"
+
+
+def test_check_good_deck_prints_nothing_and_exits_0(tmp_path: Path, url: str):
+    make_site(tmp_path, {"index.md": "# Decks\n", "good.md": GOOD}, database_url=url)
+    completed = pgslides(tmp_path, "check")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.stdout == ""
+    assert completed.stderr == "pgslides: 1 deck(s) checked, 0 problem(s)\n"
+    assert not (tmp_path / "site").exists()
+
+
+def test_check_prints_each_failing_block_as_file_line(tmp_path: Path, url: str):
+    make_site(tmp_path, {"good.md": GOOD, "bad.md": BAD}, database_url=url)
+    completed = pgslides(tmp_path, "check")
+    assert completed.returncode == 1
+    assert completed.stdout.splitlines() == BAD_PROBLEMS
+    assert completed.stderr == "pgslides: 2 deck(s) checked, 3 problem(s)\n"
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "site").exists()
+
+
+def test_check_named_decks_only(tmp_path: Path, url: str):
+    make_site(tmp_path, {"good.md": GOOD, "bad.md": BAD}, database_url=url)
+    completed = pgslides(tmp_path, "check", "slides/good.md")
+    assert completed.returncode == 0
+    assert completed.stdout == ""
+    assert completed.stderr == "pgslides: 1 deck(s) checked, 0 problem(s)\n"
+
+
+def test_check_bad_option_names_file_and_line(tmp_path: Path, url: str):
+    deck = "# Bad option\n\n```sql exec show=all\nSELECT 1;\n```\n"
+    make_site(tmp_path, {"good.md": GOOD, "deck.md": deck}, database_url=url)
+    completed = pgslides(tmp_path, "check")
+    assert completed.returncode == 1
+    assert completed.stdout.splitlines() == [
+        "slides/deck.md:3: bad value 'all' for option show; valid choices: both, result, source, none"
+    ]
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "site").exists()
+
+
+def test_check_unreachable_database_is_one_line_without_password(tmp_path: Path):
+    make_site(
+        tmp_path,
+        {"deck.md": GOOD},
+        database_url="postgresql://postgres:S3cr%40t-pw@127.0.0.1:1/postgres",
+    )
+    completed = pgslides(tmp_path, "check")
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    (line,) = completed.stderr.splitlines()
+    assert line.startswith(
+        "pgslides: cannot connect to postgresql://postgres:***@127.0.0.1:1/postgres: "
+    )
+    for secret in ("S3cr@t-pw", "S3cr%40t-pw"):
+        assert secret not in completed.stderr
+
+
+def test_check_without_config_file_says_so(tmp_path: Path):
+    completed = pgslides(tmp_path, "check")
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert completed.stderr == "pgslides: Config file 'mkdocs.yml' does not exist.\n"
+
+
+def test_check_server_refusing_to_create_the_deck_database_is_one_line(tmp_path: Path, url: str):
+    read_only = with_options(url, "-c default_transaction_read_only=on")
+    make_site(tmp_path, {"deck.md": GOOD}, database_url=read_only)
+    completed = pgslides(tmp_path, "check")
+    assert "Traceback" not in completed.stderr
+    assert completed.returncode == 2
+    (line,) = completed.stderr.splitlines()
+    assert line.startswith("pgslides: ")
+    assert "read-only transaction" in line
