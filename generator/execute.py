@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,14 @@ NUMERIC_OIDS = frozenset({20, 21, 23, 26, 28, 29, 700, 701, 790, 1700, 5069})
 WATCHDOG_GRACE_S = 1.0
 
 SETUP_SESSION = "main"
+
+# Statements that may return many rows and can be read through a cursor.
+_QUERY_WORDS = frozenset({"SELECT", "VALUES", "TABLE", "WITH"})
+_FIRST_WORD = re.compile(r"^(?:\s|--[^\n]*\n|/\*.*?\*/|\()*([A-Za-z]+)", re.DOTALL)
+_CURSOR = "pgslides_rows"
+# Errors that mean "this statement cannot be a cursor" rather than "this statement fails":
+# syntax or semantics of DECLARE (class 42) and unsupported features (0A).
+_NOT_A_CURSOR_CLASSES = frozenset({"42", "0A"})
 
 
 class ExecutionError(Exception):
@@ -173,9 +182,19 @@ def run_statement(
     del conn.notices[:]
     watchdog = threading.Timer(timeout_ms / 1000 + WATCHDOG_GRACE_S, conn.cancel)
     watchdog.daemon = True
-    cursor = conn.cursor()
     try:
         watchdog.start()
+        if max_rows and _may_be_cursor(text, conn):
+            outcome = _run_through_cursor(conn, text, line, max_rows)
+            if outcome is not None:
+                return outcome
+        return _run_plain(conn, text, line, max_rows)
+    finally:
+        watchdog.cancel()
+
+
+def _run_plain(conn: Any, text: str, line: int, max_rows: int) -> StatementOutcome:
+    with conn.cursor() as cursor:
         try:
             cursor.execute(text)
         except psycopg2.Error as error:
@@ -184,11 +203,54 @@ def run_statement(
             return StatementOutcome(
                 sql=text, line=line, error=sql_error(error), notices=_notices(conn)
             )
-        finally:
-            watchdog.cancel()
         return _result(cursor, text, line, max_rows, _notices(conn))
-    finally:
-        cursor.close()
+
+
+def _may_be_cursor(text: str, conn: Any) -> bool:
+    """A query that could return many rows, on a session outside any transaction of its own."""
+    idle = conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    match = _FIRST_WORD.match(text)
+    return idle and match is not None and match[1].upper() in _QUERY_WORDS
+
+
+def _run_through_cursor(conn: Any, text: str, line: int, max_rows: int) -> StatementOutcome | None:
+    """Fetch only the rows the slide shows and count the rest on the server (MOVE FORWARD ALL),
+    so a query of millions of rows costs the build no memory.
+
+    The cursor lives in a transaction of its own, as the statement would have in autocommit.
+    None when the statement cannot be a cursor (e.g. SELECT INTO, a data-modifying WITH): the
+    caller then runs it plainly, after the failed attempt was rolled back without a trace.
+    """
+    prefix = f"BEGIN;DECLARE {_CURSOR} NO SCROLL CURSOR FOR "
+    query = f"{prefix}{text}\n;FETCH FORWARD {max_rows} FROM {_CURSOR}"
+    with conn.cursor() as cursor:
+        try:
+            cursor.execute(query)
+            columns = _columns(cursor)
+            rows = tuple(tuple(row) for row in cursor.fetchall())
+            total = len(rows)
+            if total == max_rows:
+                cursor.execute(f"MOVE FORWARD ALL FROM {_CURSOR}")
+                total += cursor.rowcount
+            cursor.execute(f"CLOSE {_CURSOR};COMMIT")
+        except psycopg2.Error as error:
+            if error.pgcode is None:
+                raise
+            cursor.execute("ROLLBACK")
+            if error.pgcode[:2] in _NOT_A_CURSOR_CLASSES:
+                del conn.notices[:]
+                return None
+            failure = sql_error(error, position_offset=len(prefix))
+            return StatementOutcome(sql=text, line=line, error=failure, notices=_notices(conn))
+    return StatementOutcome(
+        sql=text,
+        line=line,
+        status=f"SELECT {total}",
+        columns=columns,
+        rows=rows,
+        row_count=total,
+        notices=_notices(conn),
+    )
 
 
 def _set_statement_timeout(session: Session, timeout_ms: int) -> None:
@@ -210,10 +272,7 @@ def _result(
     status = cursor.statusmessage
     if cursor.description is None:
         return StatementOutcome(sql=text, line=line, status=status, notices=notices)
-    columns = tuple(
-        Column(name=item.name, type_oid=item.type_code, numeric=item.type_code in NUMERIC_OIDS)
-        for item in cursor.description
-    )
+    columns = _columns(cursor)
     rows = tuple(tuple(row) for row in cursor.fetchmany(max_rows)) if max_rows else ()
     return StatementOutcome(
         sql=text,
@@ -226,9 +285,19 @@ def _result(
     )
 
 
-def sql_error(error: psycopg2.Error) -> SqlError:
-    """All of an error's diagnostics, as plain data."""
+def _columns(cursor: Any) -> tuple[Column, ...]:
+    return tuple(
+        Column(name=item.name, type_oid=item.type_code, numeric=item.type_code in NUMERIC_OIDS)
+        for item in cursor.description
+    )
+
+
+def sql_error(error: psycopg2.Error, position_offset: int = 0) -> SqlError:
+    """All of an error's diagnostics, as plain data; positions count from the user's text."""
     diag = error.diag
+    position = _int_or_none(diag.statement_position)
+    if position is not None and position_offset:
+        position = position - position_offset if position > position_offset else None
     return SqlError(
         sqlstate=error.pgcode,
         severity=diag.severity_nonlocalized or diag.severity or "ERROR",
@@ -236,7 +305,7 @@ def sql_error(error: psycopg2.Error) -> SqlError:
         detail=diag.message_detail,
         hint=diag.message_hint,
         context=diag.context,
-        position=_int_or_none(diag.statement_position),
+        position=position,
         internal_query=diag.internal_query,
         internal_position=_int_or_none(diag.internal_position),
     )

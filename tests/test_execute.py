@@ -317,3 +317,50 @@ def test_outcome_round_trips_through_json(pg_server: Server):
     outcome = run(pg_server, f"```sql exec\n{TYPE_ZOO.strip()};\nSELECT 1/0;\n```\n")
     again = DeckOutcome.from_dict(json.loads(json.dumps(outcome.to_dict())))
     assert again == outcome
+
+
+def test_a_huge_result_keeps_only_the_shown_rows_and_counts_all(pg_server: Server):
+    outcome = run(
+        pg_server,
+        "```sql exec rows=3\nSELECT g, md5(g::text) FROM generate_series(1, 300000) AS g;\n```\n",
+    )
+    (statement,) = outcome.blocks[0].statements
+    assert statement.rows == (
+        ("1", "c4ca4238a0b923820dcc509a6f75849b"),
+        ("2", "c81e728d9d4c2f636f067f89cc14862c"),
+        ("3", "eccbc87e4b5ce2fe28308fd9f2a7baf3"),
+    )
+    assert statement.row_count == 300000
+    assert statement.status == "SELECT 300000"
+
+
+def test_statements_that_cannot_be_cursors_still_run(pg_server: Server):
+    outcome = run(
+        pg_server,
+        """
+        ```sql exec
+        SELECT 1 AS x INTO made_by_select_into;
+        CREATE TABLE t (x int);
+        WITH moved AS (INSERT INTO t VALUES (1), (2) RETURNING x) SELECT count(*) FROM moved;
+        TABLE made_by_select_into;
+        (SELECT x FROM t ORDER BY x LIMIT 1);
+        ```
+        """,
+    )
+    statements = outcome.blocks[0].statements
+    assert [s.status for s in statements] == [
+        "SELECT 1",
+        "CREATE TABLE",
+        "SELECT 1",
+        "SELECT 1",
+        "SELECT 1",
+    ]
+    assert [s.rows for s in statements[2:]] == [(("2",),), (("1",),), (("1",),)]
+
+
+def test_a_runtime_error_in_a_query_points_into_the_users_text(pg_server: Server):
+    outcome = run(pg_server, "```sql exec expect=22P02\n  SELECT 1, 'abc'::int;\n```\n")
+    error = outcome.blocks[0].statements[0].error
+    assert error.message == 'invalid input syntax for type integer: "abc"'
+    assert error.position == 11
+    assert outcome.blocks[0].statements[0].sql[error.position - 1 :].startswith("'abc'")
