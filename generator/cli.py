@@ -44,7 +44,7 @@ def check_decks(config_file: Path, decks: list[Path]) -> int:
     from generator.deck import DeckError, read_deck
     from generator.fit import fit_problems
     from generator.plugin import display_path, is_deck_path, load_plugin_config, run_settings
-    from generator.runner import DeckRunError, Runner, deck_problems
+    from generator.runner import DeckResult, Runner, deck_problems
 
     try:
         docs_dir, config = load_plugin_config(config_file)
@@ -60,20 +60,26 @@ def check_decks(config_file: Path, decks: list[Path]) -> int:
     runner = Runner(settings)
     problems: list[str] = []
     warnings: list[str] = []  # slides that will not fit: worth fixing, not a failure
+    decks = []
+    for path in paths:
+        try:
+            decks.append((read_deck(path, display_path(path)), path))
+        except DeckError as error:
+            problems.append(str(error))
     try:
-        for path in paths:
-            try:
-                deck = read_deck(path, display_path(path))
-                outcome = runner.run(deck, path)
-                problems.extend(deck_problems(deck, outcome))
-                warnings.extend(fit_problems(deck, outcome.blocks))
-            except (DeckError, DeckRunError) as error:
-                problems.append(str(error))
-    except DatabaseError as error:
-        print(f"pgslides: {error}", file=sys.stderr)
-        return 2
+        results = runner.outcomes(decks)
     finally:
         runner.close()
+    for deck, _path in decks:
+        result = results[deck.path]
+        if isinstance(result, DatabaseError):
+            print(f"pgslides: {result}", file=sys.stderr)
+            return 2
+        if isinstance(result, DeckResult):
+            problems.extend(deck_problems(deck, result.outcome))
+            warnings.extend(fit_problems(deck, result.outcome.blocks))
+        else:
+            problems.append(str(result))
     for problem in problems:
         print(problem)
     for warning in warnings:

@@ -15,11 +15,11 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 from generator import render
-from generator.database import ISOLATIONS, DatabaseError
+from generator.database import ISOLATIONS
 from generator.deck import Deck, DeckError, parse_duration, read_deck
 from generator.fit import fit_problems
 from generator.outcome import DeckOutcome
-from generator.runner import DeckResult, DeckRunError, Runner, RunSettings, deck_problems
+from generator.runner import DeckResult, Runner, RunSettings, deck_problems
 
 log = get_plugin_logger("pgslides")
 
@@ -41,6 +41,8 @@ class PgSlidesConfig(base.Config):
     """Rows shown per result; a footer counts the rest. A block's rows= overrides."""
     on_error = c.Choice(("fail", "warn"), default="fail")
     """fail: an unexpected SQL error stops `mkdocs build`; warn: it shows on the slide."""
+    jobs = c.Type(int, default=0)
+    """Decks run at once, each in its own database; 0: one per CPU."""
     cache_dir = c.Type(str, default=".pgslides-cache")
     """Where decks' outcomes are kept (relative to mkdocs.yml), to commit; empty: no cache."""
 
@@ -54,7 +56,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         self.decks: dict[str, Deck] = {}  # by src_uri, parsed this build
         self.deck_errors: dict[str, DeckError] = {}
         self.outcomes: dict[str, DeckOutcome] = {}  # by src_uri, run this build
-        self.results: list[DeckResult] = []  # for the build's summary line
+        self.results: dict[str, DeckResult | Exception] = {}  # by src_uri, this build
 
     # --- lifecycle: one runner (and embedded server) per process, closed on shutdown ---
 
@@ -92,16 +94,15 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
                 self.decks[file.src_uri] = read_deck(Path(file.abs_src_path), display_path(file))
             except DeckError as error:
                 self.deck_errors[file.src_uri] = error
+        self._run_decks(files)
         return files
 
     def on_post_build(self, *, config: Any) -> None:
-        if self.results:
-            ran = sum(not result.cached for result in self.results)
-            seconds = sum(result.seconds for result in self.results)
-            log.info(
-                f"{len(self.results)} decks: {ran} run, {len(self.results) - ran} cached, "
-                f"{seconds:.2f} s"
-            )
+        done = [result for result in self.results.values() if isinstance(result, DeckResult)]
+        if done:
+            ran = sum(not result.cached for result in done)
+            seconds = sum(result.seconds for result in done)
+            log.info(f"{len(done)} decks: {ran} run, {len(done) - ran} cached, {seconds:.2f} s")
         if not self.serving:
             self._close_runner()
 
@@ -120,10 +121,9 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         deck = self.decks.get(src_uri)
         if deck is None:
             return self._with_deck_list(markdown, page, files)
-        try:
-            result = self._outcome(deck, Path(page.file.abs_src_path))
-        except (DeckRunError, DeckError, DatabaseError) as error:
-            return self._report(str(error), markdown)
+        result = self.results[src_uri]
+        if not isinstance(result, DeckResult):
+            return self._report(str(result), markdown)
         outcome = result.outcome
         for problem in deck_problems(deck, outcome):
             self._problem(problem)
@@ -145,15 +145,22 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
 
     # --- helpers ---
 
-    def _outcome(self, deck: Deck, deck_file: Path) -> DeckResult:
+    def _run_decks(self, files: Files) -> None:
+        """Run (or find in the cache) every deck at once, before any page is rendered."""
         assert self.runner is not None
-        result = self.runner.outcome(deck, deck_file)
-        for warning in result.warnings:
-            log.warning(warning)
-        how = "cached" if result.cached else "run"
-        log.info(f"{deck.path}: {len(deck.blocks)} blocks, {result.seconds:.2f} s, {how}")
-        self.results.append(result)
-        return result
+        by_path = {deck.path: src_uri for src_uri, deck in self.decks.items()}
+        items = [
+            (deck, Path(files.get_file_from_path(src_uri).abs_src_path))
+            for src_uri, deck in self.decks.items()
+        ]
+        for path, result in self.runner.outcomes(items).items():
+            self.results[by_path[path]] = result
+            if isinstance(result, DeckResult):
+                for warning in result.warnings:
+                    log.warning(warning)
+                how = "cached" if result.cached else "run"
+                blocks = len(self.decks[by_path[path]].blocks)
+                log.info(f"{path}: {blocks} blocks, {result.seconds:.2f} s, {how}")
 
     def _problem(self, message: str) -> None:
         """A block that did not end as expected: fail the build, or warn and show it."""
@@ -207,6 +214,8 @@ def run_settings(config: PgSlidesConfig, project_dir: Path) -> RunSettings:
         )
     if config.max_rows < 0:
         raise PluginError("pgslides: max_rows must be 0 or more")
+    if config.jobs < 0:
+        raise PluginError("pgslides: jobs must be 0 (one per CPU) or more")
     return RunSettings(
         database_url=config.database_url,
         isolation=config.isolation,
@@ -214,6 +223,7 @@ def run_settings(config: PgSlidesConfig, project_dir: Path) -> RunSettings:
         max_rows=config.max_rows,
         cache_dir=project_dir / config.cache_dir if config.cache_dir else None,
         refresh=os.environ.get("PGSLIDES_REFRESH", "") not in ("", "0"),
+        jobs=config.jobs,
     )
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +36,7 @@ class RunSettings:
     max_rows: int = 20
     cache_dir: Path | None = None  # None: no result cache
     refresh: bool = False  # run every deck even when its cached outcome is current
+    jobs: int = 0  # decks run at once; 0: one per CPU
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,28 @@ class Runner:
         self._server: Server | None = None
         self._embedded: EmbeddedServer | None = None
         self.cache = ResultCache(settings.cache_dir) if settings.cache_dir else None
+        self._server_lock = threading.Lock()
+
+    def outcomes(
+        self, decks: list[tuple[Deck, Path]]
+    ) -> dict[str, DeckResult | DeckRunError | DeckError | DatabaseError]:
+        """Every deck's result (or why it has none), decks running concurrently.
+
+        Each deck has its own database and connections, so running them at once gives the
+        same outcomes as running them one by one; psycopg2 lets other threads run while one
+        waits for the server.
+        """
+        jobs = self.settings.jobs or os.cpu_count() or 1
+
+        def one(item: tuple[Deck, Path]) -> DeckResult | DeckRunError | DeckError | DatabaseError:
+            try:
+                return self.outcome(*item)
+            except (DeckRunError, DeckError, DatabaseError) as error:
+                return error
+
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(decks)))) as pool:
+            results = list(pool.map(one, decks))
+        return {deck.path: result for (deck, _file), result in zip(decks, results, strict=True)}
 
     def outcome(self, deck: Deck, deck_file: Path) -> DeckResult:
         """The deck's outcome from the cache when it is current, else from running it.
@@ -101,13 +127,14 @@ class Runner:
         )
 
     def server(self) -> Server:
-        if self._server is None:
-            if self.settings.database_url:
-                self._server = server_from_url(self.settings.database_url)
-            else:
-                self._embedded = EmbeddedServer()
-                self._server = self._embedded.start()
-        return self._server
+        with self._server_lock:  # decks run in threads: start the server once
+            if self._server is None:
+                if self.settings.database_url:
+                    self._server = server_from_url(self.settings.database_url)
+                else:
+                    self._embedded = EmbeddedServer()
+                    self._server = self._embedded.start()
+            return self._server
 
     def run(self, deck: Deck, deck_file: Path) -> DeckOutcome:
         """Run one deck in its own database (or schema); raises DeckRunError, never a traceback."""

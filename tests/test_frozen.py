@@ -91,3 +91,17 @@ def test_a_corrupt_cache_file_is_a_warning_then_replaced(built: Path, pg_server:
     assert cache_file.read_text().startswith("{\n")
     again, _ = rebuild_unreachable(built)
     assert again.returncode == 0, again.stderr
+
+
+def test_parallel_and_serial_builds_write_identical_pages(tmp_path: Path, pg_server: Server):
+    decks = {f"deck{n}.md": DECK.replace("Frozen", f"Deck {n}") for n in range(4)}
+    pages = {}
+    for jobs in (1, 4):
+        root = tmp_path / f"jobs{jobs}"
+        make_site(root, decks, database_url=database_url(pg_server), jobs=jobs, cache_dir="")
+        completed = mkdocs_build(root)
+        assert completed.returncode == 0, completed.stderr
+        pages[jobs] = {
+            name: (root / "site" / name.replace(".md", ".html")).read_bytes() for name in decks
+        }
+    assert pages[1] == pages[4]
