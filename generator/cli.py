@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from generator import __version__
 
@@ -22,6 +23,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     check.add_argument("-f", "--config-file", default="mkdocs.yml", help="default: mkdocs.yml")
     check.add_argument("decks", nargs="*", type=Path, help="deck files (default: every deck)")
+    check.add_argument(
+        "--against-cache",
+        action="store_true",
+        help="run the decks again and report where the output differs from the stored one",
+    )
     pdf = commands.add_parser("pdf", help="print a deck to PDF, one 16:9 page per slide")
     pdf.add_argument("deck", type=Path, help="the deck's Markdown file, e.g. slides/talk.md")
     pdf.add_argument("-o", "--output", type=Path, help="default: the deck's name with .pdf")
@@ -32,19 +38,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "pdf":
             return print_pdf(Path(args.config_file), args.deck, args.output, args.notes)
-        return check_decks(Path(args.config_file), args.decks)
+        return check_decks(Path(args.config_file), args.decks, args.against_cache)
     except KeyboardInterrupt:
         print("pgslides: interrupted", file=sys.stderr)
         return 130
 
 
-def check_decks(config_file: Path, decks: list[Path]) -> int:
-    """Run decks as a build would and print their problems; 0 when there are none."""
+def check_decks(config_file: Path, decks: list[Path], against_cache: bool = False) -> int:
+    """Run decks as a build would and print their problems; 0 when there are none.
+
+    With against_cache, every deck runs afresh and its output is compared with the stored one.
+    """
+    from dataclasses import replace
+
     from generator.database import DatabaseError
-    from generator.deck import DeckError, read_deck
-    from generator.fit import fit_problems
     from generator.plugin import display_path, is_deck_path, load_plugin_config, run_settings
-    from generator.runner import DeckResult, Runner, deck_problems
+    from generator.runner import Runner
 
     try:
         docs_dir, config = load_plugin_config(config_file)
@@ -52,40 +61,76 @@ def check_decks(config_file: Path, decks: list[Path]) -> int:
     except Exception as error:  # mkdocs' own errors have no common base worth naming
         print(f"pgslides: {error}", file=sys.stderr)
         return 2
+    if against_cache:
+        settings = replace(settings, refresh=True)
     paths = decks or sorted(
         path
         for path in docs_dir.rglob("*.md")
         if is_deck_path(path.relative_to(docs_dir).as_posix())
     )
     runner = Runner(settings)
-    problems: list[str] = []
-    warnings: list[str] = []  # slides that will not fit: worth fixing, not a failure
-    decks = []
-    for path in paths:
-        try:
-            decks.append((read_deck(path, display_path(path)), path))
-        except DeckError as error:
-            problems.append(str(error))
     try:
-        results = runner.outcomes(decks)
+        problems, warnings = _check(
+            runner, [(path, display_path(path)) for path in paths], against_cache
+        )
+    except DatabaseError as error:
+        print(f"pgslides: {error}", file=sys.stderr)
+        return 2
     finally:
         runner.close()
-    for deck, _path in decks:
-        result = results[deck.path]
-        if isinstance(result, DatabaseError):
-            print(f"pgslides: {result}", file=sys.stderr)
-            return 2
-        if isinstance(result, DeckResult):
-            problems.extend(deck_problems(deck, result.outcome))
-            warnings.extend(fit_problems(deck, result.outcome.blocks))
-        else:
-            problems.append(str(result))
     for problem in problems:
         print(problem)
     for warning in warnings:
         print(f"warning: {warning}")
     print(f"pgslides: {len(paths)} deck(s) checked, {len(problems)} problem(s)", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _check(
+    runner: Any, paths: list[tuple[Path, str]], against_cache: bool
+) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of the decks; raises DatabaseError when no server can be had."""
+    from generator.cache import UnreadableCacheError
+    from generator.database import DatabaseError
+    from generator.deck import DeckError, read_deck
+    from generator.drift import unordered_results
+    from generator.fit import fit_problems
+    from generator.runner import DeckResult, deck_problems
+
+    problems: list[str] = []
+    warnings: list[str] = []  # worth fixing, not a failure: slides that will not fit, order
+    decks = []
+    stored = {}
+    for path, shown in paths:
+        try:
+            deck = read_deck(path, shown)
+            decks.append((deck, path))
+            if against_cache:
+                stored[deck.path] = runner.stored(deck, path)
+        except (DeckError, UnreadableCacheError) as error:
+            problems.append(str(error))
+    results = runner.outcomes(decks)
+    for deck, _path in decks:
+        result = results[deck.path]
+        if isinstance(result, DatabaseError):
+            raise result
+        if not isinstance(result, DeckResult):
+            problems.append(str(result))
+            continue
+        problems.extend(deck_problems(deck, result.outcome))
+        warnings.extend(fit_problems(deck, result.outcome.blocks))
+        if against_cache:
+            problems.extend(_drift(deck, stored.get(deck.path), result.outcome))
+            warnings.extend(unordered_results(deck, result.outcome))
+    return problems, warnings
+
+
+def _drift(deck: Any, stored: Any, fresh: Any) -> list[str]:
+    from generator.drift import outcome_drift
+
+    if stored is None:
+        return [f"{deck.path}:1: nothing stored for the deck as it is now; build it once first"]
+    return outcome_drift(deck, stored, fresh)
 
 
 def print_pdf(config_file: Path, deck: Path, output: Path | None, notes: bool) -> int:

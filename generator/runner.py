@@ -107,6 +107,13 @@ class Runner:
             self.cache.store(deck, key, outcome)
         return DeckResult(outcome, False, time.perf_counter() - started, tuple(warnings))
 
+    def stored(self, deck: Deck, deck_file: Path) -> DeckOutcome | None:
+        """The cached outcome for the deck as it is now, without running anything."""
+        if self.cache is None:
+            return None
+        setup = read_setup_files(deck, deck_file)
+        return self.cache.load(deck, cache_key(deck, self._key_parts(deck, setup)))
+
     def _key_parts(self, deck: Deck, setup: tuple[SetupFile, ...]) -> CacheKeyParts:
         isolation = deck.settings.isolation or self.settings.isolation
         database = None

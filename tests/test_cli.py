@@ -143,3 +143,41 @@ def test_check_server_refusing_to_create_the_deck_database_is_one_line(tmp_path:
     (line,) = completed.stderr.splitlines()
     assert line.startswith("pgslides: ")
     assert "read-only transaction" in line
+
+
+DRIFTING = """
+# Drift
+
+```sql exec
+CREATE TABLE t (id int, name text);
+INSERT INTO t VALUES (1, 'a'), (2, 'b');
+SELECT name FROM t;
+```
+
+```sql exec
+SELECT now() > '2000-01-01' AS later, (SELECT count(*) FROM t) AS n ORDER BY 1;
+```
+"""
+
+
+def test_check_against_cache_reports_drift_and_unordered_rows(tmp_path: Path, url: str):
+    make_site(tmp_path, {"deck.md": DRIFTING}, database_url=url)
+    assert pgslides(tmp_path, "check").returncode == 0  # stores the outcome
+    (cache_file,) = (tmp_path / ".pgslides-cache").iterdir()
+    # Pretend the stored run saw other rows: today's run must notice.
+    cache_file.write_text(cache_file.read_text().replace('"b"', '"z"'))
+    completed = pgslides(tmp_path, "check", "--against-cache")
+    assert completed.returncode == 1
+    assert completed.stdout.splitlines() == [
+        "slides/deck.md:6: output differs from the cache: the rows shown changed",
+        "warning: slides/deck.md:6: 2 rows from a query without ORDER BY: their order is not guaranteed; add ORDER BY",
+    ]
+
+
+def test_check_against_cache_without_a_stored_outcome(tmp_path: Path, url: str):
+    make_site(tmp_path, {"deck.md": GOOD}, database_url=url)
+    completed = pgslides(tmp_path, "check", "--against-cache")
+    assert completed.returncode == 1
+    assert completed.stdout.splitlines()[0] == (
+        "slides/deck.md:1: nothing stored for the deck as it is now; build it once first"
+    )

@@ -1,0 +1,55 @@
+"""Where today's outcomes differ from the stored ones, and results whose row order is luck."""
+
+from __future__ import annotations
+
+import re
+
+from generator.deck import Deck
+from generator.outcome import DeckOutcome, StatementOutcome
+
+_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
+
+
+def outcome_drift(deck: Deck, stored: DeckOutcome, fresh: DeckOutcome) -> list[str]:
+    """`file:line: …` for each statement whose output is not what the cache holds."""
+    problems = []
+    for old_block, new_block in zip(stored.blocks, fresh.blocks, strict=True):
+        for old, new in zip(old_block.statements, new_block.statements, strict=False):
+            difference = statement_difference(old, new)
+            if difference:
+                problems.append(
+                    f"{deck.path}:{new.line}: output differs from the cache: {difference}"
+                )
+        if len(old_block.statements) != len(new_block.statements):
+            problems.append(
+                f"{deck.path}:{new_block.line}: the block ran a different number of statements"
+            )
+    return problems
+
+
+def statement_difference(old: StatementOutcome, new: StatementOutcome) -> str | None:
+    """What changed between two outcomes of one statement, in a few words; None if nothing."""
+    old_error = old.error.summary() if old.error else "no error"
+    new_error = new.error.summary() if new.error else "no error"
+    checks = (
+        (old_error != new_error, f"was {old_error!r}, now {new_error!r}"),
+        (old.columns != new.columns, "the columns changed"),
+        (old.row_count != new.row_count, f"{old.row_count} rows before, {new.row_count} now"),
+        (old.rows != new.rows, "the rows shown changed"),
+        (old.status != new.status, f"status was {old.status!r}, now {new.status!r}"),
+        (old.notices != new.notices, "the notices changed"),
+    )
+    return next((message for differs, message in checks if differs), None)
+
+
+def unordered_results(deck: Deck, outcome: DeckOutcome) -> list[str]:
+    """Queries that returned several rows without ORDER BY: their order may change any day."""
+    return [
+        f"{deck.path}:{statement.line}: {statement.row_count} rows from a query without "
+        "ORDER BY: their order is not guaranteed; add ORDER BY"
+        for block in outcome.blocks
+        for statement in block.statements
+        if statement.columns is not None
+        and statement.row_count > 1
+        and not _ORDER_BY.search(statement.sql)
+    ]
