@@ -28,6 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="run the decks again and report where the output differs from the stored one",
     )
+    build = commands.add_parser("build", help="build the site (mkdocs build), using the cache")
+    build.add_argument("--refresh", action="store_true", help="run every deck, cached or not")
+    build.add_argument("-f", "--config-file", default="mkdocs.yml", help="default: mkdocs.yml")
     pdf = commands.add_parser("pdf", help="print a deck to PDF, one 16:9 page per slide")
     pdf.add_argument("deck", type=Path, help="the deck's Markdown file, e.g. slides/talk.md")
     pdf.add_argument("-o", "--output", type=Path, help="default: the deck's name with .pdf")
@@ -36,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
     try:
+        if args.command == "build":
+            return build_site(Path(args.config_file), args.refresh)
         if args.command == "pdf":
             return print_pdf(Path(args.config_file), args.deck, args.output, args.notes)
         return check_decks(Path(args.config_file), args.decks, args.against_cache)
@@ -123,6 +128,15 @@ def _check(
             problems.extend(_drift(deck, stored.get(deck.path), result.outcome))
             warnings.extend(unordered_results(deck, result.outcome))
     return problems, warnings
+
+
+def build_site(config_file: Path, refresh: bool) -> int:
+    """`mkdocs build`, with PGSLIDES_REFRESH set when every deck must run again."""
+    import subprocess
+
+    env = dict(os.environ, PGSLIDES_REFRESH="1") if refresh else None
+    command = [sys.executable, "-m", "mkdocs", "build", "-f", str(config_file)]
+    return subprocess.run(command, env=env, check=False).returncode
 
 
 def _drift(deck: Any, stored: Any, fresh: Any) -> list[str]:

@@ -181,3 +181,15 @@ def test_check_against_cache_without_a_stored_outcome(tmp_path: Path, url: str):
     assert completed.stdout.splitlines()[0] == (
         "slides/deck.md:1: nothing stored for the deck as it is now; build it once first"
     )
+
+
+def test_build_uses_the_cache_and_refresh_runs_again(tmp_path: Path, url: str):
+    make_site(tmp_path, {"deck.md": GOOD}, database_url=url)
+    first = pgslides(tmp_path, "build")
+    second = pgslides(tmp_path, "build")
+    refreshed = pgslides(tmp_path, "build", "--refresh")
+    assert [c.returncode for c in (first, second, refreshed)] == [0, 0, 0]
+    assert "pgslides: 1 decks: 1 run, 0 cached" in first.stderr
+    assert "pgslides: 1 decks: 0 run, 1 cached" in second.stderr
+    assert "pgslides: 1 decks: 1 run, 0 cached" in refreshed.stderr
+    assert (tmp_path / "site" / "deck.html").exists()
