@@ -149,8 +149,14 @@ def render_block(block: Block, outcome: BlockOutcome | None) -> Markup:
 
 def highlight_sql(sql: str) -> Markup:
     """SQL with Pygments' classes, the ones Material's code blocks are styled by."""
-    formatter = HtmlFormatter(nowrap=True)
-    return _trusted(highlight(sql.rstrip("\n"), PostgresLexer(), formatter).rstrip("\n"))
+    lexer, formatter = _highlighter()
+    return _trusted(highlight(sql.rstrip("\n"), lexer, formatter).rstrip("\n"))
+
+
+@cache
+def _highlighter() -> tuple[PostgresLexer, HtmlFormatter]:
+    # Made once: an HtmlFormatter builds its whole style table when it is created.
+    return PostgresLexer(), HtmlFormatter(nowrap=True)
 
 
 def render_statement(statement: StatementOutcome, fmt: str, expected: bool) -> Markup:
