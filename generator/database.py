@@ -303,27 +303,12 @@ class DeckDatabase:
     def _create(self) -> None:
         if self.isolation == "none":
             return
-        admin = connect(self.server, self.server.maintenance_db)
         try:
-            with admin.cursor() as cur:
-                if self.isolation == "database":
-                    cur.execute(
-                        sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
-                            sql.Identifier(self.name)
-                        )
-                    )
-                else:
-                    cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.name)))
+            self._on_maintenance_db(_CREATE[self.isolation])
             self._created = True
         except psycopg2.errors.InsufficientPrivilege:
-            if self.isolation == "database":
-                raise DatabaseError(
-                    f"the role connecting to {self.server.label} may not create databases; "
-                    "grant it CREATEDB or set isolation: schema"
-                ) from None
             raise DatabaseError(
-                f"the role connecting to {self.server.label} may not create a schema; "
-                "grant it CREATE on the database or set isolation: none"
+                f"the role connecting to {self.server.label} {_MISSING_PRIVILEGE[self.isolation]}"
             ) from None
         except psycopg2.Error as error:
             # e.g. a read-only replica: the server refuses, and says why in one line.
@@ -331,8 +316,6 @@ class DeckDatabase:
             raise DatabaseError(
                 f"{self.server.label} refused to create the deck's {self.isolation}: {reason}"
             ) from None
-        finally:
-            admin.close()
 
     def close(self) -> None:
         """Close every session, then drop what was created for the deck; safe to call twice."""
@@ -343,24 +326,32 @@ class DeckDatabase:
                 session.conn.close()
         self._sessions.clear()
         if self._created:
-            self._drop()
+            self._on_maintenance_db(_DROP[self.isolation])
             self._created = False
 
-    def _drop(self) -> None:
+    def _on_maintenance_db(self, template: str) -> None:
+        """Run one statement about the deck's database or schema from the maintenance database."""
         admin = connect(self.server, self.server.maintenance_db)
         try:
             with admin.cursor() as cur:
-                if self.isolation == "database":
-                    cur.execute(
-                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                            sql.Identifier(self.name)
-                        )
-                    )
-                else:
-                    statement = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
-                    cur.execute(statement.format(sql.Identifier(self.name)))
+                cur.execute(sql.SQL(template).format(sql.Identifier(self.name)))
         finally:
             admin.close()
+
+
+_CREATE = {
+    "database": "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'",
+    "schema": "CREATE SCHEMA {}",
+}
+# WITH (FORCE): a session the deck left behind (or a lock wait) must not keep it alive.
+_DROP = {
+    "database": "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+    "schema": "DROP SCHEMA IF EXISTS {} CASCADE",
+}
+_MISSING_PRIVILEGE = {
+    "database": "may not create databases; grant it CREATEDB or set isolation: schema",
+    "schema": "may not create a schema; grant it CREATE on the database or set isolation: none",
+}
 
 
 def server_version(conn: Any) -> str:
