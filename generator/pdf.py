@@ -41,7 +41,7 @@ class PdfError(Exception):
 def find_chromium() -> str | None:
     override = os.environ.get("PGSLIDES_CHROMIUM")
     if override:
-        return override
+        return shutil.which(override)
     return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
 
 

@@ -193,3 +193,31 @@ def test_build_uses_the_cache_and_refresh_runs_again(tmp_path: Path, url: str):
     assert "pgslides: 1 decks: 0 run, 1 cached" in second.stderr
     assert "pgslides: 1 decks: 1 run, 0 cached" in refreshed.stderr
     assert (tmp_path / "site" / "deck.html").exists()
+
+
+PDF_DECK = (
+    "# One\n\n```sql exec\nSELECT 1 AS one;\n```\n\n???\nNotes.\n\n---\n\n# Two\n\n---\n\n# Three\n"
+)
+
+
+def test_pdf_prints_one_page_per_slide(tmp_path: Path, url: str):
+    from generator.pdf import count_pdf_pages
+
+    make_site(tmp_path, {"deck.md": PDF_DECK}, database_url=url)
+    completed = pgslides(tmp_path, "pdf", "slides/deck.md", "-o", "deck.pdf", "--notes")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == "wrote deck.pdf: 3 pages\n"
+    data = (tmp_path / "deck.pdf").read_bytes()
+    assert count_pdf_pages(data) == 3
+    assert b"/MediaBox [0 0 960 540]" in data  # 13.333 x 7.5 in: 16:9 landscape
+
+
+def test_pdf_without_chromium_says_what_to_do(
+    tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch
+):
+    make_site(tmp_path, {"deck.md": PDF_DECK}, database_url=url)
+    monkeypatch.setenv("PGSLIDES_CHROMIUM", "/nonexistent/chromium")
+    completed = pgslides(tmp_path, "pdf", "slides/deck.md")
+    assert completed.returncode == 1
+    assert completed.stderr.startswith("pgslides: no Chromium found to print with")
+    assert not (tmp_path / "deck.pdf").exists()

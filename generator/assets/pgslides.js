@@ -48,11 +48,16 @@
 
   const clamp = (n, lo, hi) => Math.min(hi, Math.max(lo, n));
 
+  // Keys typed into a text field (Material's search box, say) are text, not commands.
+  // A focused checkbox or radio (Material's palette toggle) is not a text field.
+  const NOT_TEXT = new Set([
+    "button", "checkbox", "color", "file", "image", "radio", "range", "reset", "submit",
+  ]);
+
   function isTyping(target) {
-    return (
-      target instanceof Element &&
-      (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))
-    );
+    if (!(target instanceof Element)) return false;
+    if (target.isContentEditable || target.tagName === "TEXTAREA" || target.tagName === "SELECT") return true;
+    return target.tagName === "INPUT" && !NOT_TEXT.has(target.type);
   }
 
   function pad2(n) {
@@ -129,7 +134,8 @@
 
   function showInFrame(frame, i) {
     const stage = frame.firstElementChild;
-    stage.replaceChildren(i === null ? make("div", "pgslides-frame-end", { text: "End of the deck" }) : cloneSlide(i));
+    const end = () => make("div", "pgslides-frame-end", { text: "End of the deck" });
+    stage.replaceChildren(i === null ? end() : cloneSlide(i));
   }
 
   // --- fit ------------------------------------------------------------------
@@ -186,8 +192,10 @@
   }
 
   // Fit every slide (and, for printing with notes, every page's notes), measured
-  // on the print clones, then hand the result to the sections and all clones.
+  // on fresh print clones (so a changed slide is measured as it is now), then
+  // hand the result to the sections and to every other clone.
   function fitAll() {
+    buildPrint();
     const box = printBox;
     box.classList.add("pgslides-measuring");
     const pages = Array.from(box.children);
@@ -223,6 +231,7 @@
   let printBox = null;
 
   function buildPrint() {
+    const old = printBox;
     printBox = make("div", "pgslides-print pgslides-ui", { "aria-hidden": "true" });
     slides.forEach((section, i) => {
       const page = make("div", "pgslides-print-page");
@@ -235,7 +244,8 @@
       );
       printBox.appendChild(page);
     });
-    document.body.appendChild(printBox);
+    if (old) old.replaceWith(printBox);
+    else document.body.appendChild(printBox);
   }
 
   function printNotesRequested() {
@@ -328,7 +338,7 @@
     closeHelp();
     closeOverview();
     setGoto("");
-    setBlank(false, { remote: true });
+    setBlank(false);
     state.presenting = false;
     html.classList.remove("pgslides-presenting");
     article.classList.remove("pgslides-staged");
@@ -620,7 +630,8 @@
   function tick() {
     if (!presenterBox) return;
     const total = Math.floor(elapsedMs() / 1000);
-    pv.elapsed.textContent = `${pad2(Math.floor(total / 3600))}:${pad2(Math.floor(total / 60) % 60)}:${pad2(total % 60)}`;
+    const [h, m, s] = [Math.floor(total / 3600), Math.floor(total / 60) % 60, total % 60];
+    pv.elapsed.textContent = `${pad2(h)}:${pad2(m)}:${pad2(s)}`;
     pv.pause.textContent = timer.running ? "Pause" : "Resume";
     pv.pause.setAttribute("aria-pressed", timer.running ? "false" : "true");
     presenterBox.classList.toggle("is-paused", !timer.running);
@@ -635,8 +646,9 @@
       tabindex: "-1",
     });
     const bar = make("div", "pgslides-pv-bar");
-    pv.prev = make("button", "pgslides-pv-button", { type: "button", text: "◀", "aria-label": "Previous slide" });
-    pv.next = make("button", "pgslides-pv-button", { type: "button", text: "▶", "aria-label": "Next slide" });
+    const button = (text, name) => make("button", "pgslides-pv-button", { type: "button", text, "aria-label": name });
+    pv.prev = button("◀", "Previous slide");
+    pv.next = button("▶", "Next slide");
     pv.count = make("span", "pgslides-pv-count");
     pv.elapsed = make("span", "pgslides-pv-elapsed", { role: "timer", "aria-label": "Elapsed time" });
     pv.pause = make("button", "pgslides-pv-button", { type: "button" });
@@ -674,7 +686,9 @@
     showInFrame(pv.currentFrame, i);
     showInFrame(pv.nextFrame, i + 1 < slides.length ? i + 1 : null);
     const notes = notesOf(i);
-    if (!notes.childNodes.length) notes.appendChild(make("p", "pgslides-pv-empty", { text: "No notes for this slide." }));
+    if (!notes.childNodes.length) {
+      notes.appendChild(make("p", "pgslides-pv-empty", { text: "No notes for this slide." }));
+    }
     pv.notes.replaceChildren(notes);
     pv.notes.scrollTop = 0;
     pv.count.textContent = `${i + 1} / ${slides.length}`;
@@ -943,18 +957,17 @@
     buildStageUi();
     buildHandoutUi();
     buildHelp();
-    buildPrint();
     fitAll();
 
+    let notesFitted = html.classList.contains("pgslides-print-notes");
     // Whoever adds the print-notes class later (a PDF tool, say) gets fitted notes.
     new MutationObserver(() => {
       const on = html.classList.contains("pgslides-print-notes");
-      if (on !== printBox.classList.contains("pgslides-notes-fitted")) {
-        printBox.classList.toggle("pgslides-notes-fitted", on);
+      if (on !== notesFitted) {
+        notesFitted = on;
         fitAll();
       }
     }).observe(html, { attributes: true, attributeFilter: ["class"] });
-    printBox.classList.toggle("pgslides-notes-fitted", html.classList.contains("pgslides-print-notes"));
 
     window.addEventListener("keydown", onKey, true);
     window.addEventListener("hashchange", route);
