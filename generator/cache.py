@@ -14,7 +14,7 @@ from generator.deck import Deck
 from generator.outcome import BlockOutcome, DeckOutcome
 
 # Bump when the layout of a cache file changes, so old files are misses, not errors.
-FORMAT = 1
+FORMAT = 2
 
 
 @dataclass(frozen=True)

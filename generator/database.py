@@ -271,6 +271,7 @@ class DeckDatabase:
         self.settings = settings
         self.name = deck_object_name(deck_name)
         self._sessions: dict[str, Session] = {}
+        self._monitor: Any = None
         self._created = False
 
     def __enter__(self) -> DeckDatabase:
@@ -300,6 +301,12 @@ class DeckDatabase:
     def sessions(self) -> dict[str, Session]:
         return dict(self._sessions)
 
+    def monitor(self) -> Any:
+        """A connection of pgslides' own, to watch the sessions' locks; closed with the deck."""
+        if self._monitor is None:
+            self._monitor = connect(self.server, self.dbname, "", self.settings.connect_timeout_s)
+        return self._monitor
+
     def _create(self) -> None:
         if self.isolation == "none":
             return
@@ -325,6 +332,10 @@ class DeckDatabase:
             with contextlib.suppress(Exception):
                 session.conn.close()
         self._sessions.clear()
+        if self._monitor is not None:
+            with contextlib.suppress(Exception):
+                self._monitor.close()
+            self._monitor = None
         if self._created:
             self._on_maintenance_db(_DROP[self.isolation])
             self._created = False

@@ -13,13 +13,26 @@ import yaml
 SHOW_CHOICES = ("both", "result", "source", "none")
 FORMAT_CHOICES = ("table", "text", "expanded", "json")
 ISOLATION_CHOICES = ("database", "schema", "none")
-BLOCK_OPTIONS = ("session", "show", "expect", "rows", "format", "timeout", "title")
-DECK_SQL_KEYS = ("setup", "timezone", "isolation", "max_rows", "statement_timeout")
+BLOCK_OPTIONS = (
+    "session",
+    "show",
+    "expect",
+    "rows",
+    "format",
+    "timeout",
+    "title",
+    "grace",
+    "prompt",
+)
+DECK_SQL_KEYS = ("setup", "timezone", "isolation", "max_rows", "statement_timeout", "prompt")
+BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+DEFAULT_GRACE_MS = 200
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _FENCE_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _SEPARATOR = re.compile(r"^---[ \t]*$")
 _NOTES = re.compile(r"^\?\?\?[ \t]*$")
+_COLUMNS = re.compile(r"^[ \t]*<!--[ \t]*columns[ \t]*-->[ \t]*$", re.MULTILINE)
 _SESSION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _SQLSTATE = re.compile(r"^[0-9A-Z]{5}$")
 _DURATION = re.compile(r"^(?P<amount>\d+(?:\.\d+)?)(?P<unit>ms|s|min)$")
@@ -45,6 +58,8 @@ class BlockOptions:
     format: str = "table"
     timeout_ms: int | None = None  # None: the configured statement_timeout
     title: str | None = None
+    grace_ms: int = DEFAULT_GRACE_MS  # how long a statement may run before a lock wait shows
+    prompt: bool | None = None  # None: the deck's `prompt` setting
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,13 @@ class Slide:
     def blocks(self) -> tuple[Block, ...]:
         return tuple(part for part in self.parts if isinstance(part, Block))
 
+    @property
+    def columns(self) -> bool:
+        """Whether the slide asks for its blocks side by side, a column per session."""
+        return any(
+            isinstance(part, str) and _COLUMNS.search(part) is not None for part in self.parts
+        )
+
 
 @dataclass(frozen=True)
 class DeckSettings:
@@ -84,6 +106,7 @@ class DeckSettings:
     isolation: str | None = None
     max_rows: int | None = None
     statement_timeout_ms: int | None = None
+    prompt: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,8 +231,12 @@ def _deck_settings(meta: dict[str, Any], text: str, path: str) -> DeckSettings:
                 f"bad value {timeout!r} for statement_timeout; "
                 "expected a duration like 500ms, 5s or 1min",
             )
+    prompt = raw.get("prompt", False)
+    if not isinstance(prompt, bool):
+        raise fail("prompt", f"bad value {prompt!r} for prompt; valid choices: true, false")
     timezone = raw.get("timezone")
     return DeckSettings(
+        prompt=prompt,
         setup=tuple(setup),
         timezone=None if timezone is None else str(timezone),
         isolation=isolation,
@@ -415,6 +442,16 @@ def _block_options(raw: dict[str, str], path: str, line: int) -> BlockOptions:
         timeout_ms = parse_duration(raw["timeout"])
         if not timeout_ms:
             raise bad("timeout", "expected a duration like 500ms, 5s or 1min")
+    grace_ms = DEFAULT_GRACE_MS
+    if "grace" in raw:
+        grace_ms = parse_duration(raw["grace"]) or 0
+        if not grace_ms:
+            raise bad("grace", "expected a duration like 200ms or 1s")
+    prompt = None
+    if "prompt" in raw:
+        if raw["prompt"].lower() not in BOOLEAN_WORDS:
+            raise bad("prompt", "valid choices: true, false")
+        prompt = BOOLEAN_WORDS[raw["prompt"].lower()]
     return BlockOptions(
         session=session,
         show=choice("show", SHOW_CHOICES, "both"),
@@ -423,4 +460,6 @@ def _block_options(raw: dict[str, str], path: str, line: int) -> BlockOptions:
         format=choice("format", FORMAT_CHOICES, "table"),
         timeout_ms=timeout_ms,
         title=raw.get("title"),
+        grace_ms=grace_ms,
+        prompt=prompt,
     )

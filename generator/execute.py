@@ -1,25 +1,18 @@
-"""Run a deck's blocks in file order on their sessions → outcomes (rows as PostgreSQL text)."""
+"""Run statements on a session → outcomes: rows as PostgreSQL text, tags, notices, errors."""
 
 from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg2
 import psycopg2.extensions
 
-from generator.database import DeckDatabase, Session, server_version
-from generator.deck import Block, Deck
-from generator.outcome import (
-    BlockOutcome,
-    Column,
-    DeckOutcome,
-    Notice,
-    SqlError,
-    StatementOutcome,
-)
+from generator.database import Session
+from generator.deck import Block
+from generator.outcome import Column, Notice, SqlError, StatementOutcome
 from generator.statements import MetaCommandError, Statement, split_statements
 
 # psql right-aligns exactly these types (print.c, column_type_alignment).
@@ -30,7 +23,12 @@ NUMERIC_OIDS = frozenset({20, 21, 23, 26, 28, 29, 700, 701, 790, 1700, 5069})
 # deck that turned the server's timeout off (SET statement_timeout = 0).
 WATCHDOG_GRACE_S = 1.0
 
-SETUP_SESSION = "main"
+# psql's prompt shows these as =>, =*> and =!>.
+_TRANSACTION_STATES = {
+    psycopg2.extensions.TRANSACTION_STATUS_IDLE: "idle",
+    psycopg2.extensions.TRANSACTION_STATUS_INTRANS: "open",
+    psycopg2.extensions.TRANSACTION_STATUS_INERROR: "failed",
+}
 
 # Statements that may return many rows and can be read through a cursor.
 _QUERY_WORDS = frozenset({"SELECT", "VALUES", "TABLE", "WITH"})
@@ -57,19 +55,8 @@ class SetupFile:
     sql: str
 
 
-def run_deck(
-    deck: Deck, db: DeckDatabase, limits: RunLimits, setup: tuple[SetupFile, ...] = ()
-) -> DeckOutcome:
-    """Run the setup files, then every block in file order; never raises for a SQL error."""
-    version = server_version(db.session(SETUP_SESSION).conn)
-    for setup_file in setup:
-        _run_setup(setup_file, db, limits)
-    outcomes = [_run_block(deck, block, db, limits) for block in deck.blocks]
-    return DeckOutcome(blocks=tuple(outcomes), server_version=version)
-
-
-def _run_setup(setup_file: SetupFile, db: DeckDatabase, limits: RunLimits) -> None:
-    session = db.session(SETUP_SESSION)
+def run_setup(setup_file: SetupFile, session: Session, limits: RunLimits) -> None:
+    """Run a setup file's statements, hidden; the first error stops the deck with file:line."""
     try:
         statements = split_statements(setup_file.sql)
     except MetaCommandError as error:
@@ -89,47 +76,37 @@ def _run_setup(setup_file: SetupFile, db: DeckDatabase, limits: RunLimits) -> No
             raise ExecutionError(f"{setup_file.path}:{outcome.line}: {outcome.error.summary()}")
 
 
-def _run_block(deck: Deck, block: Block, db: DeckDatabase, limits: RunLimits) -> BlockOutcome:
+def run_block_statements(
+    session: Session,
+    block: Block,
+    statements: list[Statement],
+    *,
+    path: str,
+    limits: RunLimits,
+    done: list[StatementOutcome],
+) -> None:
+    """Run a block's statements in order on its session, appending each outcome to `done` as
+    it finishes (another thread watches it); after an error the rest are marked not run."""
     options = block.options
-    try:
-        statements = split_statements(block.sql)
-    except MetaCommandError as error:
-        return BlockOutcome(
-            index=block.index,
-            line=block.line,
-            session=options.session,
-            statements=(),
-            problem=str(error),
-        )
-    session = db.session(options.session)
     max_rows = options.rows if options.rows is not None else limits.max_rows
     timeout_ms = options.timeout_ms or limits.statement_timeout_ms
-    results: list[StatementOutcome] = []
     failed = False
     for statement in statements:
         line = block.sql_line + statement.line
         if failed:
-            results.append(StatementOutcome(sql=statement.text, line=line, ran=False))
+            done.append(StatementOutcome(sql=statement.text, line=line, ran=False))
             continue
         outcome = _run_or_explain(
             session,
             statement.text,
-            deck.path,
+            path,
             line,
             max_rows=max_rows,
             limits=limits,
             timeout_ms=timeout_ms,
         )
-        results.append(outcome)
+        done.append(outcome)
         failed = outcome.error is not None
-    problem = expectation_problem(options.expect, results)
-    return BlockOutcome(
-        index=block.index,
-        line=block.line,
-        session=options.session,
-        statements=tuple(results),
-        problem=problem,
-    )
 
 
 def _run_or_explain(
@@ -178,17 +155,19 @@ def run_statement(
     """Run one statement in autocommit and keep what psql would show of it."""
     timeout_ms = timeout_ms or limits.statement_timeout_ms
     conn = session.conn
+    transaction = _TRANSACTION_STATES.get(conn.info.transaction_status, "idle")
     _set_statement_timeout(session, timeout_ms)
     del conn.notices[:]
     watchdog = threading.Timer(timeout_ms / 1000 + WATCHDOG_GRACE_S, conn.cancel)
     watchdog.daemon = True
     try:
         watchdog.start()
+        outcome = None
         if max_rows and _may_be_cursor(text, conn):
             outcome = _run_through_cursor(conn, text, line, max_rows)
-            if outcome is not None:
-                return outcome
-        return _run_plain(conn, text, line, max_rows)
+        if outcome is None:
+            outcome = _run_plain(conn, text, line, max_rows)
+        return replace(outcome, transaction=transaction)
     finally:
         watchdog.cancel()
 
@@ -330,6 +309,7 @@ __all__ = [
     "SetupFile",
     "Statement",
     "expectation_problem",
-    "run_deck",
+    "run_block_statements",
+    "run_setup",
     "run_statement",
 ]

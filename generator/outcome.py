@@ -54,6 +54,17 @@ class StatementOutcome:
     notices: tuple[Notice, ...] = ()
     error: SqlError | None = None
     ran: bool = True  # False: skipped because an earlier statement of the block failed
+    transaction: str = "idle"  # the session before it ran: idle, open or failed (psql's prompt)
+
+
+@dataclass(frozen=True)
+class LateOutcome:
+    """Statements of a block that was left waiting, finished while a later block ran."""
+
+    session: str
+    block_index: int  # the block they belong to
+    line: int  # that block's line
+    statements: tuple[StatementOutcome, ...]
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,8 @@ class BlockOutcome:
     session: str
     statements: tuple[StatementOutcome, ...]
     problem: str | None = None  # why the block did not end as its `expect` says
+    waiting_for: tuple[str, ...] | None = None  # sessions its next statement waited for
+    late: tuple[LateOutcome, ...] = ()  # other blocks' statements that finished during this one
 
     @property
     def error(self) -> SqlError | None:
@@ -74,6 +87,7 @@ class DeckOutcome:
     blocks: tuple[BlockOutcome, ...]
     server_version: str | None = None
     problems: tuple[str, ...] = field(default=())  # `file:line: message` lines outside blocks
+    warnings: tuple[str, ...] = field(default=())  # `file:line: message`: worth fixing, not fatal
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,6 +98,7 @@ class DeckOutcome:
             blocks=tuple(_block_from_dict(block) for block in data["blocks"]),
             server_version=data.get("server_version"),
             problems=tuple(data.get("problems", ())),
+            warnings=tuple(data.get("warnings", ())),
         )
 
 
@@ -94,6 +109,17 @@ def _block_from_dict(data: dict[str, Any]) -> BlockOutcome:
         session=data["session"],
         statements=tuple(_statement_from_dict(item) for item in data["statements"]),
         problem=data.get("problem"),
+        waiting_for=None if data.get("waiting_for") is None else tuple(data["waiting_for"]),
+        late=tuple(_late_from_dict(item) for item in data.get("late", ())),
+    )
+
+
+def _late_from_dict(data: dict[str, Any]) -> LateOutcome:
+    return LateOutcome(
+        session=data["session"],
+        block_index=data["block_index"],
+        line=data["line"],
+        statements=tuple(_statement_from_dict(item) for item in data["statements"]),
     )
 
 
@@ -110,4 +136,5 @@ def _statement_from_dict(data: dict[str, Any]) -> StatementOutcome:
         notices=tuple(Notice(**notice) for notice in data.get("notices", ())),
         error=None if error is None else SqlError(**error),
         ran=data.get("ran", True),
+        transaction=data.get("transaction", "idle"),
     )

@@ -127,7 +127,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         outcome = result.outcome
         for problem in deck_problems(deck, outcome):
             self._problem(problem)
-        for warning in fit_problems(deck, outcome.blocks):
+        for warning in [*outcome.warnings, *fit_problems(deck, outcome.blocks)]:
             log.warning(warning)
         self.outcomes[src_uri] = outcome
         return render.deck_markdown(deck)
@@ -137,11 +137,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         if outcome is None:
             return html
         deck = self.decks[page.file.src_uri]
-        blocks = {
-            block.index: render.render_block(block, outcome.blocks[block.index])
-            for block in deck.blocks
-        }
-        return render.deck_page(html, deck, blocks)
+        return render.deck_page(html, deck, render.render_deck_blocks(deck, outcome))
 
     # --- helpers ---
 

@@ -15,14 +15,15 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers.sql import PostgresLexer
 
 from generator import textformat
-from generator.deck import Block, Deck
-from generator.outcome import BlockOutcome, Column, StatementOutcome
+from generator.deck import Block, Deck, Slide
+from generator.outcome import BlockOutcome, Column, DeckOutcome, LateOutcome, StatementOutcome
+from generator.statements import MetaCommandError, Statement, split_statements
 
 # The Markdown that stands for a live block or a slide boundary until MkDocs has made HTML of
 # the rest. HTML comments survive Markdown untouched and cannot come from a result, since
 # results are only ever inserted after this substitution.
 _MARK = "pgslides"
-_MARKER = re.compile(r"<!--pgslides:(?P<kind>slide|notes|block) (?P<number>\d+)-->\n?")
+_MARKER = re.compile(r"<!--pgslides:(?P<kind>slide|notes|block|columns) (?P<number>[\d,]+)-->\n?")
 
 # Statements whose command tag psql prints under their rows (DML with RETURNING).
 _TAG_AFTER_ROWS = ("INSERT", "UPDATE", "DELETE", "MERGE")
@@ -30,6 +31,8 @@ _TAG_AFTER_ROWS = ("INSERT", "UPDATE", "DELETE", "MERGE")
 # How text and expanded formats show NULL: psql users' common `\pset null '∅'`, one
 # character that no empty string or 'NULL' text can be mistaken for.
 TEXT_NULL = "∅"
+
+_STATE_LABELS = {"idle": "idle", "open": "in a transaction", "failed": "in a failed transaction"}
 
 BOOL_OID = 16
 JSON_OIDS = frozenset({114, 3802})
@@ -70,14 +73,53 @@ def deck_markdown(deck: Deck) -> str:
     pieces = []
     for slide in deck.slides:
         pieces.append(f"\n<!--{_MARK}:slide {slide.number}-->\n\n")
-        for part in slide.parts:
-            if isinstance(part, Block):
+        for part in _grouped_parts(slide):
+            if isinstance(part, tuple):
+                numbers = ",".join(str(block.index) for block in part)
+                pieces.append(f"\n<!--{_MARK}:columns {numbers}-->\n\n")
+            elif isinstance(part, Block):
                 pieces.append(f"\n<!--{_MARK}:block {part.index}-->\n\n")
             else:
                 pieces.append(part if part.endswith("\n") else part + "\n")
         if slide.notes is not None:
             pieces.append(f"\n<!--{_MARK}:notes {slide.number}-->\n\n{slide.notes}\n")
     return "".join(pieces)
+
+
+def _grouped_parts(slide: Slide) -> list[str | Block | tuple[Block, ...]]:
+    """The slide's parts; on a columns slide, runs of blocks with only blank lines between
+    them become one tuple, laid out side by side."""
+    if not slide.columns:
+        return list(slide.parts)
+    grouped: list[str | Block | tuple[Block, ...]] = []
+    run: list[Block] = []
+    for part in slide.parts:
+        if isinstance(part, Block):
+            run.append(part)
+            continue
+        if not part.strip() and run:
+            continue
+        if run:
+            grouped.append(tuple(run))
+            run = []
+        grouped.append(part)
+    if run:
+        grouped.append(tuple(run))
+    return grouped
+
+
+def columns_html(blocks: list[Block], rendered: Mapping[int, Markup]) -> Markup:
+    """Blocks side by side: a column per session in order of appearance, a row per block."""
+    sessions = list(dict.fromkeys(block.options.session for block in blocks))
+    cells = [
+        {
+            "column": sessions.index(block.options.session) + 1,
+            "row": row,
+            "html": rendered.get(block.index, Markup("")),
+        }
+        for row, block in enumerate(blocks, start=2)
+    ]
+    return _render("columns.html", sessions=sessions, cells=cells)
 
 
 def deck_page(html: str, deck: Deck, blocks: Mapping[int, Markup]) -> str:
@@ -95,7 +137,11 @@ def deck_page(html: str, deck: Deck, blocks: Mapping[int, Markup]) -> str:
             slides[-1]["notes"] = [text]
         else:
             target = slides[-1]["notes"] if slides[-1]["notes"] is not None else slides[-1]["body"]
-            target.append(str(blocks.get(int(number), Markup(""))))
+            if kind == "columns":
+                group = [deck.blocks[int(index)] for index in number.split(",")]
+                target.append(str(columns_html(group, blocks)))
+            else:
+                target.append(str(blocks.get(int(number), Markup(""))))
             target.append(text)
     rendered = [
         _render(
@@ -124,14 +170,40 @@ def problem_box(title: str, message: str) -> Markup:
 # --- live blocks ---------------------------------------------------------------------------------
 
 
-def render_block(block: Block, outcome: BlockOutcome | None) -> Markup:
+def render_deck_blocks(deck: Deck, outcome: DeckOutcome) -> dict[int, Markup]:
+    """Every live block of a deck, by index, with late results placed where they finished."""
+    late_of = {late.block_index: late for block in outcome.blocks for late in block.late}
+    return {
+        block.index: render_block(
+            block,
+            outcome.blocks[block.index],
+            prompt_default=deck.settings.prompt,
+            blocks=deck.blocks,
+            late_of=late_of,
+        )
+        for block in deck.blocks
+    }
+
+
+def render_block(
+    block: Block,
+    outcome: BlockOutcome | None,
+    *,
+    prompt_default: bool = False,
+    blocks: tuple[Block, ...] = (),
+    late_of: Mapping[int, LateOutcome] | None = None,
+) -> Markup:
     """A live block's HTML: source and/or outcomes as its `show` option says."""
     options = block.options
     problem = outcome.problem if outcome is not None else None
-    if options.show == "none" and problem is None:
+    if options.show == "none" and problem is None and not (outcome and outcome.late):
         return Markup("")
     statements = outcome.statements if outcome is not None else ()
-    expected = options.expect != "ok" and problem is None
+    prompt = options.prompt if options.prompt is not None else prompt_default
+    prompt = prompt and options.show in ("both", "source")
+    waiting_for = outcome.waiting_for if outcome is not None else None
+    entries = _entries(block, statements, prompt, late_of or {})
+    lates = [_late_view(late, blocks) for late in (outcome.late if outcome else ())]
     return _render(
         "block.html",
         session=options.session,
@@ -140,11 +212,75 @@ def render_block(block: Block, outcome: BlockOutcome | None) -> Markup:
         title=options.title,
         show_source=options.show in ("both", "source"),
         show_result=options.show in ("both", "result") or problem is not None,
+        prompt=prompt,
         source_html=highlight_sql(block.sql),
-        statements=[render_statement(s, options.format, expected) for s in statements],
+        entries=entries,
+        waiting_for=", ".join(waiting_for) if waiting_for else None,
+        lates=lates,
         problem=problem,
         problem_label="Not as expected:" if options.expect != "ok" else "Unexpected error:",
     )
+
+
+def _entries(
+    block: Block,
+    statements: tuple[StatementOutcome, ...],
+    prompt: bool,
+    late_of: Mapping[int, LateOutcome],
+) -> list[dict[str, Any]]:
+    """One entry per statement: its prompt line (with prompt=true) and its output."""
+    entries = [
+        {
+            **_prompt_view(block.options.session, statement.sql, statement.transaction),
+            "output": render_statement(statement, block.options.format, block.options.expect),
+        }
+        for statement in statements
+    ]
+    if prompt:
+        # Statements still to come (the block waits): their source, with the prompt they had.
+        texts = [s.text for s in _split(block.sql)]
+        late = late_of.get(block.index)
+        pending = list(late.statements) if late is not None else []
+        for index, text in enumerate(texts[len(statements) :]):
+            state = pending[index].transaction if index < len(pending) else "open"
+            entries.append({**_prompt_view(block.options.session, text, state), "output": ""})
+    return entries
+
+
+def _prompt_view(session: str, sql: str, transaction: str) -> dict[str, Any]:
+    marker = {"idle": "", "open": "*", "failed": "!"}.get(transaction, "")
+    return {
+        "prompt": f"{session}={marker}>",
+        "state_label": _STATE_LABELS.get(transaction, "idle"),
+        "source_html": highlight_sql(sql.rstrip() + ";"),
+    }
+
+
+def _late_view(late: LateOutcome, blocks: tuple[Block, ...]) -> dict[str, Any]:
+    origin = blocks[late.block_index] if late.block_index < len(blocks) else None
+    fmt = origin.options.format if origin is not None else "table"
+    expect = origin.options.expect if origin is not None else "ok"
+    first = late.statements[0] if late.statements else None
+    summary = ""
+    if first is not None:
+        summary = first.error.summary().splitlines()[0] if first.error else first.status or ""
+    # The label already says a bare command tag: show the first statement only if it has more.
+    shown = list(late.statements)
+    if first is not None and first.error is None and first.columns is None and not first.notices:
+        shown = shown[1:]
+    return {
+        "session": late.session,
+        "line": late.line,
+        "summary": summary,
+        "outputs": [render_statement(s, fmt, expect) for s in shown],
+    }
+
+
+def _split(sql: str) -> list[Statement]:
+    try:
+        return split_statements(sql)
+    except MetaCommandError:
+        return []
 
 
 def highlight_sql(sql: str) -> Markup:
@@ -159,7 +295,8 @@ def _highlighter() -> tuple[PostgresLexer, HtmlFormatter]:
     return PostgresLexer(), HtmlFormatter(nowrap=True)
 
 
-def render_statement(statement: StatementOutcome, fmt: str, expected: bool) -> Markup:
+def render_statement(statement: StatementOutcome, fmt: str, expect: str = "ok") -> Markup:
+    """One statement's outcome; an error is marked expected when the block's `expect` names it."""
     columns = statement.columns
     rows = [[_displayable(value) for value in row] for row in statement.rows]
     text = ""
@@ -177,6 +314,7 @@ def render_statement(statement: StatementOutcome, fmt: str, expected: bool) -> M
             statement.sql,
             error.position,
         )
+    expected = error is not None and expect in ("error", error.sqlstate)
     status = statement.status or ""
     return _render(
         "statement.html",

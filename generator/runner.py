@@ -22,8 +22,9 @@ from generator.database import (
     server_from_url,
 )
 from generator.deck import Deck, DeckError
-from generator.execute import ExecutionError, RunLimits, SetupFile, run_deck
+from generator.execute import ExecutionError, RunLimits, SetupFile
 from generator.outcome import DeckOutcome
+from generator.timeline import run_deck
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,7 @@ def test_blocks_are_numbered_in_file_order_across_slides():
     [
         (
             "sql exec sesion=bob",
-            "unknown option 'sesion'; valid options: session, show, expect, rows, format, timeout, title",
+            "unknown option 'sesion'; valid options: session, show, expect, rows, format, timeout, title, grace, prompt",
         ),
         (
             "sql exec show=all",
@@ -225,7 +225,7 @@ def test_unclosed_live_block_names_its_opening_line():
         (
             "sql:\n  setpu: [a.sql]\n",
             3,
-            "unknown sql setting 'setpu'; valid settings: setup, timezone, isolation, max_rows, statement_timeout",
+            "unknown sql setting 'setpu'; valid settings: setup, timezone, isolation, max_rows, statement_timeout, prompt",
         ),
         (
             "sql:\n  isolation: cluster\n",

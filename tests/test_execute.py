@@ -9,8 +9,9 @@ import pytest
 
 from generator.database import DeckDatabase, Server, SessionSettings
 from generator.deck import parse_deck
-from generator.execute import RunLimits, SetupFile, run_deck
+from generator.execute import RunLimits, SetupFile
 from generator.outcome import DeckOutcome
+from generator.timeline import run_deck
 
 # One row per type; every value is compared with what psql prints for the same query.
 TYPE_ZOO = """

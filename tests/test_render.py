@@ -21,8 +21,9 @@ from markupsafe import Markup
 from generator import render
 from generator.database import DeckDatabase, Server, SessionSettings
 from generator.deck import parse_deck, read_deck
-from generator.execute import RunLimits, run_deck
+from generator.execute import RunLimits
 from generator.outcome import BlockOutcome, Column, StatementOutcome
+from generator.timeline import run_deck
 
 GOLDEN = Path(__file__).parent / "golden"
 REGENERATE = os.environ.get("PGSLIDES_REGENERATE_GOLDEN") == "1"
@@ -32,14 +33,20 @@ def rendered_blocks(pg_server: Server, deck_file: Path) -> str:
     deck = read_deck(deck_file, f"tests/golden/{deck_file.name}")
     with DeckDatabase(pg_server, "golden", "database", SessionSettings()) as db:
         outcome = run_deck(deck, db, RunLimits(max_rows=20))
+    rendered = render.render_deck_blocks(deck, outcome)
     pieces = []
-    for block in deck.blocks:
-        pieces.append(f"<!-- block {block.index}, line {block.line} -->")
-        pieces.append(str(render.render_block(block, outcome.blocks[block.index])))
+    for slide in deck.slides:
+        if slide.columns:
+            pieces.append(f"<!-- slide {slide.number}: columns -->")
+            pieces.append(str(render.columns_html(list(slide.blocks), rendered)))
+            continue
+        for block in slide.blocks:
+            pieces.append(f"<!-- block {block.index}, line {block.line} -->")
+            pieces.append(str(rendered[block.index]))
     return "\n".join(pieces) + "\n"
 
 
-@pytest.mark.parametrize("name", ["results", "formats", "errors", "hostile"])
+@pytest.mark.parametrize("name", ["results", "formats", "errors", "hostile", "sessions"])
 def test_golden_html(pg_server: Server, name: str):
     actual = rendered_blocks(pg_server, GOLDEN / f"{name}.md")
     expected_file = GOLDEN / f"{name}.html"
@@ -76,7 +83,7 @@ class _Balance(HTMLParser):
         assert self.stack.pop() == tag, f"</{tag}> closes the wrong element"
 
 
-@pytest.mark.parametrize("name", ["results", "formats", "errors", "hostile"])
+@pytest.mark.parametrize("name", ["results", "formats", "errors", "hostile", "sessions"])
 def test_golden_html_is_balanced_and_injects_nothing(name: str):
     parser = _Balance()
     parser.feed((GOLDEN / f"{name}.html").read_text(encoding="utf-8"))

@@ -1,0 +1,291 @@
+"""A deck's blocks on their sessions as concurrent connections: lock waits and late results.
+
+Each session runs its blocks in order on a thread of its own, so a statement that waits for a
+lock does not stop the deck. The deck moves on once such a statement has waited `grace` and
+the server says it is blocked (pg_blocking_pids); its result is placed in the first later block
+after which it is no longer blocked. That is decided by the server's lock state after each
+block, never by timing, so the page shows the same timeline on every build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+
+from generator.database import DeckDatabase, Session, server_version
+from generator.deck import Block, Deck
+from generator.execute import (
+    WATCHDOG_GRACE_S,
+    RunLimits,
+    SetupFile,
+    expectation_problem,
+    run_block_statements,
+    run_setup,
+)
+from generator.outcome import BlockOutcome, DeckOutcome, LateOutcome, StatementOutcome
+from generator.statements import MetaCommandError, split_statements
+
+SETUP_SESSION = "main"
+OTHER_CONNECTION = "another connection"
+_PROCESS = re.compile(r"\b([Pp]rocess) (\d+)")
+_TRANSACTION = re.compile(r"\btransaction (\d+)")
+
+
+@dataclass
+class _Worker:
+    """A session and the one thread that runs its statements, in order."""
+
+    session: Session
+    executor: ThreadPoolExecutor
+    last_line: int = 0  # the last block run on it, for messages about the state it was left in
+
+    @property
+    def pid(self) -> int:
+        return self.session.conn.info.backend_pid
+
+
+@dataclass
+class _Run:
+    """A block submitted to its session; `done` grows as its statements finish."""
+
+    block: Block
+    worker: _Worker
+    future: Future[None]
+    done: list[StatementOutcome] = field(default_factory=list)
+    shown: int = 0  # statements shown in the block itself; the rest show where they finished
+
+
+@dataclass
+class _Record:
+    statements: list[StatementOutcome] = field(default_factory=list)
+    waiting_for: tuple[str, ...] | None = None
+    late: list[LateOutcome] = field(default_factory=list)
+    problem: str | None = None
+
+
+def run_deck(
+    deck: Deck, db: DeckDatabase, limits: RunLimits, setup: tuple[SetupFile, ...] = ()
+) -> DeckOutcome:
+    """Run the setup files, then every block in file order on its session."""
+    version = server_version(db.session(SETUP_SESSION).conn)
+    for setup_file in setup:
+        run_setup(setup_file, db.session(SETUP_SESSION), limits)
+    timeline = _Timeline(deck, db, limits)
+    try:
+        timeline.run()
+    finally:
+        timeline.close()
+    return timeline.outcome(version)
+
+
+class _Timeline:
+    def __init__(self, deck: Deck, db: DeckDatabase, limits: RunLimits) -> None:
+        self.deck = deck
+        self.db = db
+        self.limits = limits
+        self.workers: dict[str, _Worker] = {}
+        self.runs: dict[int, _Run] = {}
+        self.waiting: list[_Run] = []  # in the order they started waiting
+        self.records = {block.index: _Record() for block in deck.blocks}
+        self.warnings: list[str] = []
+        self._xids: dict[str, int] = {}
+
+    # --- running ---
+
+    def run(self) -> None:
+        for block in self.deck.blocks:
+            try:
+                statements = split_statements(block.sql)
+            except MetaCommandError as error:
+                self.records[block.index].problem = str(error)
+                continue
+            worker = self._worker(block.options.session)
+            worker.last_line = block.line
+            run = _Run(block, worker, Future())
+            run.future = worker.executor.submit(
+                run_block_statements,
+                worker.session,
+                block,
+                statements,
+                path=self.deck.path,
+                limits=self.limits,
+                done=run.done,
+            )
+            self.runs[block.index] = run
+            blockers = self._await(run)
+            record = self.records[block.index]
+            run.shown = len(run.done)
+            record.statements = list(run.done)
+            if blockers is not None:
+                record.waiting_for = blockers
+                self.waiting.append(run)
+            self._settle(record)
+        self._finish()
+
+    def _await(self, run: _Run) -> tuple[str, ...] | None:
+        """None once the block has finished; the names of its blockers if it waits for a lock."""
+        grace = run.block.options.grace_ms / 1000
+        while True:
+            try:
+                run.future.result(timeout=grace)
+            except FutureTimeout:
+                blockers = self._blockers(run.worker)
+                if blockers and not self._in_deadlock(run.worker):
+                    return self._names(blockers)
+                continue  # still running, or in a deadlock the server is about to break
+            return None
+
+    def _settle(self, record: _Record) -> None:
+        """Move waiting blocks that have finished into `record` as late results."""
+        changed = True
+        while changed:
+            changed = False
+            for run in list(self.waiting):
+                if not run.future.done() and self._blockers(run.worker):
+                    continue
+                if self._await(run) is not None:
+                    continue
+                self.waiting.remove(run)
+                record.late.append(self._late(run))
+                changed = True
+
+    def _finish(self) -> None:
+        """Let what still waits at the end run into its timeout, then close transactions."""
+        last = self.records[self.deck.blocks[-1].index] if self.deck.blocks else _Record()
+        for run in list(self.waiting):
+            timeout_ms = run.block.options.timeout_ms or self.limits.statement_timeout_ms
+            with contextlib.suppress(FutureTimeout):
+                run.future.result(timeout=timeout_ms / 1000 + WATCHDOG_GRACE_S * 2)
+            self.waiting.remove(run)
+            late = self._late(run)
+            last.late.append(late)
+            statements = [*run.done]
+            if expectation_problem(run.block.options.expect, statements) is not None:
+                self.warnings.append(
+                    f"{self.deck.path}:{run.block.line}: session {run.worker.session.name} was "
+                    "still waiting when the deck ended; it ran into its timeout"
+                )
+        for name, worker in self.workers.items():
+            status = worker.session.conn.info.transaction_status
+            if status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+                with contextlib.suppress(psycopg2.Error), worker.session.conn.cursor() as cur:
+                    cur.execute("ROLLBACK")
+                self.warnings.append(
+                    f"{self.deck.path}:{worker.last_line}: session {name} was left inside a "
+                    "transaction at the end of the deck; it was rolled back"
+                )
+
+    def _late(self, run: _Run) -> LateOutcome:
+        return LateOutcome(
+            session=run.worker.session.name,
+            block_index=run.block.index,
+            line=run.block.line,
+            statements=tuple(run.done[run.shown :]),
+        )
+
+    # --- who waits for whom ---
+
+    def _blockers(self, worker: _Worker) -> list[int]:
+        with self._monitor_conn().cursor() as cur:
+            cur.execute("SELECT pg_blocking_pids(%s)", (worker.pid,))
+            found = cur.fetchone()[0]
+        # Raw text, as every value here: '{123,456}'.
+        return [int(pid) for pid in found.strip("{}").split(",") if pid]
+
+    def _in_deadlock(self, worker: _Worker) -> bool:
+        """Whether following who-blocks-whom among our sessions leads back to this one."""
+        by_pid = {other.pid: other for other in self.workers.values()}
+        seen: set[int] = set()
+        frontier = [worker]
+        while frontier:
+            current = frontier.pop()
+            for pid in self._blockers(current):
+                if pid == worker.pid:
+                    return True
+                if pid in by_pid and pid not in seen:
+                    seen.add(pid)
+                    frontier.append(by_pid[pid])
+        return False
+
+    def _names(self, pids: list[int]) -> tuple[str, ...]:
+        by_pid = {worker.pid: name for name, worker in self.workers.items()}
+        return tuple(sorted({by_pid.get(pid, OTHER_CONNECTION) for pid in pids}))
+
+    def _monitor_conn(self) -> Any:
+        return self.db.monitor()
+
+    # --- sessions ---
+
+    def _worker(self, name: str) -> _Worker:
+        if name not in self.workers:
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"pgslides-{name}")
+            self.workers[name] = _Worker(self.db.session(name), executor)
+        return self.workers[name]
+
+    def close(self) -> None:
+        """Stop whatever still runs (an error left it so) and let the threads go."""
+        for worker in self.workers.values():
+            with contextlib.suppress(Exception):
+                worker.session.conn.cancel()
+            worker.executor.shutdown(wait=True, cancel_futures=True)
+
+    # --- the result ---
+
+    def _stable(self, statements: Any) -> tuple[StatementOutcome, ...]:
+        """Statements with our backends' pids named and transaction ids numbered in messages.
+
+        A deadlock's DETAIL names processes and transaction ids, which change on every build;
+        the slide says which session it was and keeps the ids apart, the same every time.
+        """
+        names = {str(worker.pid): name for name, worker in self.workers.items()}
+
+        def stable(text: str | None) -> str | None:
+            if not text:
+                return text
+            text = _PROCESS.sub(lambda m: f"{m[1]} {names.get(m[2], m[2])}", text)
+            return _TRANSACTION.sub(lambda m: f"transaction {self._xid_number(m[1])}", text)
+
+        def stable_statement(statement: StatementOutcome) -> StatementOutcome:
+            error = statement.error
+            if error is None:
+                return statement
+            error = replace(error, message=stable(error.message), detail=stable(error.detail))
+            return replace(statement, error=error)
+
+        return tuple(stable_statement(statement) for statement in statements)
+
+    def _xid_number(self, xid: str) -> int:
+        return self._xids.setdefault(xid, len(self._xids) + 1)
+
+    def outcome(self, version: str) -> DeckOutcome:
+        blocks = []
+        for block in self.deck.blocks:
+            record = self.records[block.index]
+            run = self.runs.get(block.index)
+            problem = record.problem
+            if problem is None and run is not None:
+                problem = expectation_problem(block.options.expect, list(self._stable(run.done)))
+            blocks.append(
+                BlockOutcome(
+                    index=block.index,
+                    line=block.line,
+                    session=block.options.session,
+                    statements=self._stable(record.statements),
+                    problem=problem,
+                    waiting_for=record.waiting_for,
+                    late=tuple(
+                        replace(late, statements=self._stable(late.statements))
+                        for late in record.late
+                    ),
+                )
+            )
+        return DeckOutcome(
+            blocks=tuple(blocks), server_version=version, warnings=tuple(self.warnings)
+        )
