@@ -273,6 +273,7 @@ class DeckDatabase:
         self._sessions: dict[str, Session] = {}
         self._monitor: Any = None
         self._created = False
+        self._globals: list[tuple[str, str]] = []  # ("database" | "role", name) the deck made
 
     def __enter__(self) -> DeckDatabase:
         try:
@@ -300,6 +301,12 @@ class DeckDatabase:
 
     def sessions(self) -> dict[str, Session]:
         return dict(self._sessions)
+
+    def drop_later(self, kind: str, name: str) -> None:
+        """Remember a database or role the deck created: they outlive any database, so they
+        are dropped when the deck is done."""
+        if (kind, name) not in self._globals:
+            self._globals.append((kind, name))
 
     def monitor(self) -> Any:
         """A connection of pgslides' own, to watch the sessions' locks; closed with the deck."""
@@ -336,16 +343,26 @@ class DeckDatabase:
             with contextlib.suppress(Exception):
                 self._monitor.close()
             self._monitor = None
+        for name in [name for kind, name in self._globals if kind == "database"]:
+            self._drop_global(_DROP["database"], name)
         if self._created:
             self._on_maintenance_db(_DROP[self.isolation])
             self._created = False
+        for name in [name for kind, name in self._globals if kind == "role"]:
+            self._drop_global(_DROP["role"], name)
+        self._globals.clear()
 
-    def _on_maintenance_db(self, template: str) -> None:
-        """Run one statement about the deck's database or schema from the maintenance database."""
+    def _drop_global(self, template: str, name: str) -> None:
+        # Best effort: the deck may have dropped it itself, or left it in use elsewhere.
+        with contextlib.suppress(psycopg2.Error, DatabaseError):
+            self._on_maintenance_db(template, name)
+
+    def _on_maintenance_db(self, template: str, name: str | None = None) -> None:
+        """Run one statement about a database, schema or role from the maintenance database."""
         admin = connect(self.server, self.server.maintenance_db)
         try:
             with admin.cursor() as cur:
-                cur.execute(sql.SQL(template).format(sql.Identifier(self.name)))
+                cur.execute(sql.SQL(template).format(sql.Identifier(name or self.name)))
         finally:
             admin.close()
 
@@ -358,6 +375,7 @@ _CREATE = {
 _DROP = {
     "database": "DROP DATABASE IF EXISTS {} WITH (FORCE)",
     "schema": "DROP SCHEMA IF EXISTS {} CASCADE",
+    "role": "DROP ROLE IF EXISTS {}",
 }
 _MISSING_PRIVILEGE = {
     "database": "may not create databases; grant it CREATEDB or set isolation: schema",

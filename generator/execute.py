@@ -10,6 +10,12 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
+from generator.copyout import (
+    FROM_STDIN_PROBLEM,
+    LineCapture,
+    is_copy_from_stdin,
+    is_copy_to_stdout,
+)
 from generator.database import Session
 from generator.deck import Block
 from generator.outcome import Column, Notice, SqlError, StatementOutcome
@@ -22,6 +28,9 @@ NUMERIC_OIDS = frozenset({20, 21, 23, 26, 28, 29, 700, 701, 790, 1700, 5069})
 # the server's statement_timeout should fire first and give its own message; this catches a
 # deck that turned the server's timeout off (SET statement_timeout = 0).
 WATCHDOG_GRACE_S = 1.0
+
+# Characters of one value kept for a slide; a longer value is cut with a note.
+MAX_VALUE_CHARS = 2000
 
 # psql's prompt shows these as =>, =*> and =!>.
 _TRANSACTION_STATES = {
@@ -173,6 +182,8 @@ def run_statement(
 
 
 def _run_plain(conn: Any, text: str, line: int, max_rows: int) -> StatementOutcome:
+    if is_copy_to_stdout(text):
+        return _run_copy_out(conn, text, line, max_rows)
     with conn.cursor() as cursor:
         try:
             cursor.execute(text)
@@ -183,6 +194,45 @@ def _run_plain(conn: Any, text: str, line: int, max_rows: int) -> StatementOutco
                 sql=text, line=line, error=sql_error(error), notices=_notices(conn)
             )
         return _result(cursor, text, line, max_rows, _notices(conn))
+
+
+def _run_copy_out(conn: Any, text: str, line: int, max_rows: int) -> StatementOutcome:
+    capture = LineCapture(keep=max_rows)
+    with conn.cursor() as cursor:
+        try:
+            cursor.copy_expert(text, capture)
+        except psycopg2.Error as error:
+            if error.pgcode is None:
+                raise
+            return StatementOutcome(
+                sql=text, line=line, error=sql_error(error), notices=_notices(conn)
+            )
+    return StatementOutcome(
+        sql=text,
+        line=line,
+        status=f"COPY {capture.count}",
+        copy_output=cut_value(capture.text()),
+        row_count=capture.count,
+        notices=_notices(conn),
+    )
+
+
+def unsupported_statement(text: str) -> str | None:
+    """Why a statement cannot run in a live block at all, or None."""
+    return FROM_STDIN_PROBLEM if is_copy_from_stdin(text) else None
+
+
+def cut_value(value: str | None) -> str | None:
+    """A value as long as a slide can show: longer ones are cut, with how much is left out.
+
+    Done here, not when rendering, so the outcome (and the cache file) never holds 50 MB."""
+    if value is None or len(value) <= MAX_VALUE_CHARS:
+        return value
+    return f"{value[:MAX_VALUE_CHARS]}… ({len(value) - MAX_VALUE_CHARS} more characters)"
+
+
+def _kept_rows(rows: list[tuple[Any, ...]]) -> tuple[tuple[str | None, ...], ...]:
+    return tuple(tuple(cut_value(value) for value in row) for row in rows)
 
 
 def _may_be_cursor(text: str, conn: Any) -> bool:
@@ -206,7 +256,7 @@ def _run_through_cursor(conn: Any, text: str, line: int, max_rows: int) -> State
         try:
             cursor.execute(query)
             columns = _columns(cursor)
-            rows = tuple(tuple(row) for row in cursor.fetchall())
+            rows = _kept_rows(cursor.fetchall())
             total = len(rows)
             if total == max_rows:
                 cursor.execute(f"MOVE FORWARD ALL FROM {_CURSOR}")
@@ -252,7 +302,7 @@ def _result(
     if cursor.description is None:
         return StatementOutcome(sql=text, line=line, status=status, notices=notices)
     columns = _columns(cursor)
-    rows = tuple(tuple(row) for row in cursor.fetchmany(max_rows)) if max_rows else ()
+    rows = _kept_rows(cursor.fetchmany(max_rows)) if max_rows else ()
     return StatementOutcome(
         sql=text,
         line=line,

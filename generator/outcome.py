@@ -55,6 +55,7 @@ class StatementOutcome:
     error: SqlError | None = None
     ran: bool = True  # False: skipped because an earlier statement of the block failed
     transaction: str = "idle"  # the session before it ran: idle, open or failed (psql's prompt)
+    copy_output: str | None = None  # the lines COPY ... TO STDOUT wrote (the first few)
 
 
 @dataclass(frozen=True)
@@ -137,4 +138,5 @@ def _statement_from_dict(data: dict[str, Any]) -> StatementOutcome:
         error=None if error is None else SqlError(**error),
         ran=data.get("ran", True),
         transaction=data.get("transaction", "idle"),
+        copy_output=data.get("copy_output"),
     )

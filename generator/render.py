@@ -41,9 +41,6 @@ _JSON_NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$")
 # Control characters other than newline and tab: invalid in HTML, invisible on a slide.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
-# Characters of one value kept on a slide; a longer value is cut with a note.
-MAX_VALUE_CHARS = 2000
-
 
 @cache
 def _environment() -> Environment:
@@ -334,6 +331,10 @@ def render_statement(statement: StatementOutcome, fmt: str, expect: str = "ok") 
         more=statement.row_count - len(statement.rows),
         status=status,
         status_after_rows=status.split(" ")[0] in _TAG_AFTER_ROWS,
+        copy_output=_displayable(statement.copy_output),
+        copy_more=statement.row_count - len(statement.copy_output.split("\n"))
+        if statement.copy_output is not None
+        else 0,
     )
 
 
@@ -379,14 +380,11 @@ def rows_as_json(columns: tuple[Column, ...], rows: list[list[str | None]]) -> s
 
 
 def _displayable(value: str | None) -> str | None:
-    """A value as a slide can show it: control characters written as psql writes them, and
-    a value longer than a slide can hold cut, with a note of how much is left out."""
+    """A value as a slide can show it: control characters written as psql writes them (the
+    executor has already cut values too long for a slide)."""
     if value is None:
         return None
-    value = _CONTROL.sub(_escape_control, value)
-    if len(value) <= MAX_VALUE_CHARS:
-        return value
-    return f"{value[:MAX_VALUE_CHARS]}… ({len(value) - MAX_VALUE_CHARS} more characters)"
+    return _CONTROL.sub(_escape_control, value)
 
 
 def _escape_control(match: re.Match[str]) -> str:

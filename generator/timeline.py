@@ -28,6 +28,7 @@ from generator.execute import (
     expectation_problem,
     run_block_statements,
     run_setup,
+    unsupported_statement,
 )
 from generator.outcome import BlockOutcome, DeckOutcome, LateOutcome, StatementOutcome
 from generator.statements import MetaCommandError, split_statements
@@ -36,6 +37,11 @@ SETUP_SESSION = "main"
 OTHER_CONNECTION = "another connection"
 _PROCESS = re.compile(r"\b([Pp]rocess) (\d+)")
 _TRANSACTION = re.compile(r"\btransaction (\d+)")
+_GLOBAL_TAGS = {"CREATE DATABASE": "database", "CREATE ROLE": "role"}
+_CREATE_NAME = re.compile(
+    r'^\s*create\s+(?:database|role|user|group)\s+(?P<name>"(?:[^"]|"")+"|[^\s;]+)',
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -68,6 +74,19 @@ class _Record:
     waiting_for: tuple[str, ...] | None = None
     late: list[LateOutcome] = field(default_factory=list)
     problem: str | None = None
+
+
+def created_global(statement: StatementOutcome) -> tuple[str, str] | None:
+    """("database" | "role", name) when the statement created one: they outlive the deck's
+    own database, so the deck must drop them."""
+    kind = _GLOBAL_TAGS.get(statement.status or "")
+    match = _CREATE_NAME.match(statement.sql) if kind else None
+    if kind is None or match is None:
+        return None
+    name = match["name"]
+    if name.startswith('"'):
+        return kind, name[1:-1].replace('""', '"')
+    return kind, name.lower()
 
 
 def run_deck(
@@ -105,6 +124,10 @@ class _Timeline:
                 statements = split_statements(block.sql)
             except MetaCommandError as error:
                 self.records[block.index].problem = str(error)
+                continue
+            refusal = next(filter(None, (unsupported_statement(s.text) for s in statements)), None)
+            if refusal is not None:
+                self.records[block.index].problem = refusal
                 continue
             worker = self._worker(block.options.session)
             worker.last_line = block.line
@@ -230,11 +253,17 @@ class _Timeline:
         return self.workers[name]
 
     def close(self) -> None:
-        """Stop whatever still runs (an error left it so) and let the threads go."""
+        """Stop whatever still runs (an error left it so), let the threads go, and have the
+        databases and roles the deck created dropped with it."""
         for worker in self.workers.values():
             with contextlib.suppress(Exception):
                 worker.session.conn.cancel()
             worker.executor.shutdown(wait=True, cancel_futures=True)
+        for run in self.runs.values():
+            for statement in run.done:
+                created = created_global(statement)
+                if created is not None:
+                    self.db.drop_later(*created)
 
     # --- the result ---
 

@@ -259,3 +259,24 @@ def test_a_wait_nothing_releases_fails_at_its_timeout(pg_server: Server):
         "slides/mvcc.md:15: session alice was left inside a transaction at the end of the deck; "
         "it was rolled back",
     )
+
+
+def test_databases_and_roles_a_deck_creates_are_dropped_after_it(pg_server: Server, pg_conn):
+    import os
+
+    name = f"made_by_deck_{os.getpid()}"
+    run(
+        pg_server,
+        f"""
+        ```sql exec
+        CREATE DATABASE {name};
+        CREATE ROLE "{name}_Role";
+        CREATE USER {name}_user;
+        ```
+        """,
+    )
+    with pg_conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_database WHERE datname LIKE %s", (f"{name}%",))
+        assert cur.fetchone()[0] == "0"
+        cur.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE %s", (f"{name}%",))
+        assert cur.fetchone()[0] == "0"
