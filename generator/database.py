@@ -302,6 +302,12 @@ class DeckDatabase:
     def sessions(self) -> dict[str, Session]:
         return dict(self._sessions)
 
+    def cancel(self) -> None:
+        """Cancel what every session is running (from another thread: an interrupted build)."""
+        for session in list(self._sessions.values()):
+            with contextlib.suppress(Exception):
+                session.conn.cancel()
+
     def drop_later(self, kind: str, name: str) -> None:
         """Remember a database or role the deck created: they outlive any database, so they
         are dropped when the deck is done."""

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import html
 import os
+import signal
+import threading
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from mkdocs.config import base
 from mkdocs.config import config_options as c
@@ -15,7 +20,7 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 from generator import render
-from generator.database import ISOLATIONS
+from generator.database import ISOLATIONS, server_from_url
 from generator.deck import Deck, DeckError, parse_duration, read_deck
 from generator.fit import fit_problems
 from generator.outcome import DeckOutcome
@@ -62,6 +67,9 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         self.serving = command == "serve"
+        stop_on_sigterm()
+        # Ctrl-C skips MkDocs' shutdown hooks: stop the embedded server on the way out anyway.
+        atexit.register(self._close_runner)
 
     def on_shutdown(self) -> None:
         self._close_runner()
@@ -98,6 +106,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         return files
 
     def on_post_build(self, *, config: Any) -> None:
+        self._check_no_password(Path(config.site_dir))
         done = [result for result in self.results.values() if isinstance(result, DeckResult)]
         if done:
             ran = sum(not result.cached for result in done)
@@ -184,6 +193,20 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         ]
         return markdown.replace(DECK_LIST_MARKER, str(render.deck_index(decks)))
 
+    def _check_no_password(self, site_dir: Path) -> None:
+        """Fail the build if the database password made it into the site (a result, a page)."""
+        if self.runner is None or not self.config.database_url:
+            return
+        password = server_from_url(self.config.database_url).password
+        if not password:
+            return
+        found = find_secret(site_dir, password)
+        if found is not None:
+            raise PluginError(
+                f"pgslides: the database password was found in {found}; the site must not be "
+                "published (a slide shows it?)"
+            )
+
     def _close_runner(self) -> None:
         if self.runner is not None:
             self.runner.close()
@@ -221,6 +244,30 @@ def run_settings(config: PgSlidesConfig, project_dir: Path) -> RunSettings:
         refresh=os.environ.get("PGSLIDES_REFRESH", "") not in ("", "0"),
         jobs=config.jobs,
     )
+
+
+def find_secret(site_dir: Path, secret: str) -> Path | None:
+    """The first file under site_dir that holds secret, as written or URL-encoded."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret)}
+    needles = [form.encode("utf-8") for form in forms]
+    for path in sorted(site_dir.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            if any(needle in data for needle in needles):
+                return path.relative_to(site_dir.parent)
+    return None
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM stop a build as Ctrl-C does: statements cancelled, databases dropped."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def is_deck_path(src_uri: str) -> bool:

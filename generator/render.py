@@ -107,6 +107,8 @@ def _grouped_parts(slide: Slide) -> list[str | Block | tuple[Block, ...]]:
 
 def columns_html(blocks: list[Block], rendered: Mapping[int, Markup]) -> Markup:
     """Blocks side by side: a column per session in order of appearance, a row per block."""
+    # A hidden block shows nothing; it takes no row (and its session no column) either.
+    blocks = [block for block in blocks if rendered.get(block.index)]
     sessions = list(dict.fromkeys(block.options.session for block in blocks))
     cells = [
         {

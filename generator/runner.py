@@ -63,6 +63,9 @@ class Runner:
         self._embedded: EmbeddedServer | None = None
         self.cache = ResultCache(settings.cache_dir) if settings.cache_dir else None
         self._server_lock = threading.Lock()
+        self._stop = threading.Event()  # set when the build is interrupted
+        self._active: set[DeckDatabase] = set()  # decks running now, to cancel on interrupt
+        self._active_lock = threading.Lock()
 
     def outcomes(
         self, decks: list[tuple[Deck, Path]]
@@ -82,8 +85,23 @@ class Runner:
                 return error
 
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(decks)))) as pool:
-            results = list(pool.map(one, decks))
+            futures = [pool.submit(one, item) for item in decks]
+            try:
+                results = [future.result() for future in futures]
+            except BaseException:  # Ctrl-C or SIGTERM: stop the decks before the pool waits
+                for future in futures:
+                    future.cancel()
+                self.interrupt()
+                raise
         return {deck.path: result for (deck, _file), result in zip(decks, results, strict=True)}
+
+    def interrupt(self) -> None:
+        """Cancel every running statement; the decks stop at once and drop their databases."""
+        self._stop.set()
+        with self._active_lock:
+            active = list(self._active)
+        for db in active:
+            db.cancel()
 
     def outcome(self, deck: Deck, deck_file: Path) -> DeckResult:
         """The deck's outcome from the cache when it is current, else from running it.
@@ -164,7 +182,13 @@ class Runner:
         try:
             server = self.server()
             with DeckDatabase(server, Path(deck.path).stem, isolation, session) as db:
-                return run_deck(deck, db, limits, setup)
+                with self._active_lock:
+                    self._active.add(db)
+                try:
+                    return run_deck(deck, db, limits, setup, stop=self._stop)
+                finally:
+                    with self._active_lock:
+                        self._active.discard(db)
         except DatabaseError as error:
             # A setup problem, not the deck's: say it as one sentence without a file:line.
             raise DatabaseError(mask_password(str(error), self._server)) from None

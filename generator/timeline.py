@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,7 @@ from generator.database import DeckDatabase, Session, server_version
 from generator.deck import Block, Deck
 from generator.execute import (
     WATCHDOG_GRACE_S,
+    ExecutionError,
     RunLimits,
     SetupFile,
     expectation_problem,
@@ -90,13 +92,18 @@ def created_global(statement: StatementOutcome) -> tuple[str, str] | None:
 
 
 def run_deck(
-    deck: Deck, db: DeckDatabase, limits: RunLimits, setup: tuple[SetupFile, ...] = ()
+    deck: Deck,
+    db: DeckDatabase,
+    limits: RunLimits,
+    setup: tuple[SetupFile, ...] = (),
+    stop: threading.Event | None = None,
 ) -> DeckOutcome:
-    """Run the setup files, then every block in file order on its session."""
+    """Run the setup files, then every block in file order on its session; `stop`, once set
+    (an interrupted build), ends the deck before its next block with ExecutionError."""
     version = server_version(db.session(SETUP_SESSION).conn)
     for setup_file in setup:
         run_setup(setup_file, db.session(SETUP_SESSION), limits)
-    timeline = _Timeline(deck, db, limits)
+    timeline = _Timeline(deck, db, limits, stop or threading.Event())
     try:
         timeline.run()
     finally:
@@ -105,7 +112,10 @@ def run_deck(
 
 
 class _Timeline:
-    def __init__(self, deck: Deck, db: DeckDatabase, limits: RunLimits) -> None:
+    def __init__(
+        self, deck: Deck, db: DeckDatabase, limits: RunLimits, stop: threading.Event
+    ) -> None:
+        self.stop = stop
         self.deck = deck
         self.db = db
         self.limits = limits
@@ -120,6 +130,8 @@ class _Timeline:
 
     def run(self) -> None:
         for block in self.deck.blocks:
+            if self.stop.is_set():
+                raise ExecutionError(f"{self.deck.path}:{block.line}: interrupted")
             try:
                 statements = split_statements(block.sql)
             except MetaCommandError as error:
@@ -159,6 +171,10 @@ class _Timeline:
             try:
                 run.future.result(timeout=grace)
             except FutureTimeout:
+                if self.stop.is_set():
+                    raise ExecutionError(
+                        f"{self.deck.path}:{run.block.line}: interrupted"
+                    ) from None
                 blockers = self._blockers(run.worker)
                 if blockers and not self._in_deadlock(run.worker):
                     return self._names(blockers)
@@ -183,6 +199,8 @@ class _Timeline:
         """Let what still waits at the end run into its timeout, then close transactions."""
         last = self.records[self.deck.blocks[-1].index] if self.deck.blocks else _Record()
         for run in list(self.waiting):
+            if self.stop.is_set():
+                return
             timeout_ms = run.block.options.timeout_ms or self.limits.statement_timeout_ms
             with contextlib.suppress(FutureTimeout):
                 run.future.result(timeout=timeout_ms / 1000 + WATCHDOG_GRACE_S * 2)

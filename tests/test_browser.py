@@ -25,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DECK = "what-could-possibly-go-wrong.html"
-SLIDES = 36
+SLIDES = 46
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
