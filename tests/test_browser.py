@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [
 MATERIAL_FILE_ERRORS = ("search_index",)
 
 # A slide of the talk with SQL results (an INSERT, then a join) for the screenshot.
-RESULT_SLIDE = 17
+RESULT_SLIDE = 27
 
 
 # --- session: the built site and one browser -------------------------------------------------
@@ -190,13 +190,13 @@ def test_handout_cards_present_button_and_material_still_work(ctx: Context, site
     assert not presenting(page)
     sections = page.locator("article section.slide")
     assert sections.count() == SLIDES
-    for n in (1, 17, SLIDES):
+    for n in (1, RESULT_SLIDE, SLIDES):
         slide = page.locator(f"#slide-{n}")
         assert slide.get_attribute("role") == "region"
         assert slide.get_attribute("aria-roledescription") == "slide"
         assert slide.get_attribute("aria-label") == f"{n} of {SLIDES}"
     # A card is 16:9, taller only when its content (or open notes) needs it: never clipped.
-    box = stage_box(page, 6)
+    box = stage_box(page, 16)  # "It's in the Database": one line, a card of its own size
     assert box["width"] / box["height"] == pytest.approx(16 / 9, rel=0.01)
     ratios = page.evaluate(
         "[...document.querySelectorAll('article section.slide')]"
@@ -495,12 +495,12 @@ def test_every_slide_fits_the_stage(browser: Any, site_dir: Path, width: int, he
 
 
 def test_a_wide_table_is_shrunk_not_clipped_and_refit_on_resize(ctx: Context, site_dir: Path):
-    page = open_deck(ctx, site_dir, "#/15")
-    assert page.get_attribute("#slide-15", "data-fit-scale") is None
+    page = open_deck(ctx, site_dir, "#/25")
+    assert page.get_attribute("#slide-25", "data-fit-scale") is None
     # Widen the result table far past the stage: 40 more columns.
     page.evaluate(
         """() => {
-          const table = document.querySelector('#slide-15 table.sql-result');
+          const table = document.querySelector('#slide-25 table.sql-result');
           for (const row of table.rows) {
             for (let i = 0; i < 40; i++) {
               const cell = document.createElement(row.parentNode.tagName === 'THEAD' ? 'th' : 'td');
@@ -511,16 +511,16 @@ def test_a_wide_table_is_shrunk_not_clipped_and_refit_on_resize(ctx: Context, si
           window.dispatchEvent(new Event('resize'));
         }"""
     )
-    page.wait_for_function("document.getElementById('slide-15').dataset.fitScale !== undefined")
-    assert float(page.get_attribute("#slide-15", "data-fit-scale")) < 0.5
+    page.wait_for_function("document.getElementById('slide-25').dataset.fitScale !== undefined")
+    assert float(page.get_attribute("#slide-25", "data-fit-scale")) < 0.5
     assert page.evaluate(OVERFLOW_JS, 15) == []
     last = page.evaluate(
-        "(() => { const c = document.querySelector('#slide-15 tbody tr').lastElementChild;"
+        "(() => { const c = document.querySelector('#slide-25 tbody tr').lastElementChild;"
         " return c.textContent; })()"
     )
     assert last == "column_39"
     # The header cells are still header cells.
-    assert page.locator("#slide-15 table.sql-result thead th").count() == 4 + 40
+    assert page.locator("#slide-25 table.sql-result thead th").count() == 4 + 40
 
 
 # --- presenter view -----------------------------------------------------------------------------
@@ -665,10 +665,10 @@ def test_announcements_focus_and_reduced_motion(browser: Any, site_dir: Path):
         # Result tables keep their header cells on the stage.
         page.keyboard.press("End")
         page.keyboard.press("Home")
-        for key in ("1", "5", "Enter"):
+        for key in ("2", "5", "Enter"):
             page.keyboard.press(key)
-        assert page.locator("#slide-15 table.sql-result thead th").count() == 4
-        assert page.locator("#slide-15").get_attribute("aria-label") == f"15 of {SLIDES}"
+        assert page.locator("#slide-25 table.sql-result thead th").count() == 4
+        assert page.locator("#slide-25").get_attribute("aria-label") == f"25 of {SLIDES}"
     finally:
         context.raw.close()
 
