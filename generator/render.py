@@ -49,12 +49,18 @@ def _environment() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=False,
         keep_trailing_newline=False,
+        auto_reload=False,  # templates ship with the package: no stat per render
     )
 
 
 def _render(name: str, **context: Any) -> Markup:
     """A template's output; autoescape has already escaped every value put into it."""
-    return _trusted(_environment().get_template(name).render(**context).strip())
+    return _trusted(_template(name).render(**context).strip())
+
+
+@cache
+def _template(name: str) -> Any:
+    return _environment().get_template(name)
 
 
 def _trusted(html: str) -> Markup:
@@ -212,7 +218,7 @@ def render_block(
         show_source=options.show in ("both", "source"),
         show_result=options.show in ("both", "result") or problem is not None,
         prompt=prompt,
-        source_html=highlight_sql(block.sql),
+        source_html=highlight_sql(block.sql) if not prompt else "",
         entries=entries,
         waiting_for=", ".join(waiting_for) if waiting_for else None,
         lates=lates,
@@ -230,7 +236,11 @@ def _entries(
     """One entry per statement: its prompt line (with prompt=true) and its output."""
     entries = [
         {
-            **_prompt_view(block.options.session, statement.sql, statement.transaction),
+            **(
+                _prompt_view(block.options.session, statement.sql, statement.transaction)
+                if prompt
+                else {}
+            ),
             "output": render_statement(statement, block.options.format, block.options.expect),
         }
         for statement in statements
