@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     pdf.add_argument("-f", "--config-file", default="mkdocs.yml", help="default: mkdocs.yml")
     args = parser.parse_args(argv)
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+    from generator.plugin import stop_on_sigterm
+
+    stop_on_sigterm()
     try:
         if args.command == "build":
             return build_site(Path(args.config_file), args.refresh)
