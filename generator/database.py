@@ -255,7 +255,8 @@ class Session:
 
     name: str
     conn: Any
-    statement_timeout_ms: int  # the session's statement_timeout, as far as pgslides set it
+    statement_timeout_ms: int | None  # the session's statement_timeout as pgslides set it;
+    # None once the deck ran a SET or RESET that may have changed it
 
 
 class DeckDatabase:

@@ -31,6 +31,7 @@ DEFAULT_GRACE_MS = 200
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _FENCE_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _SEPARATOR = re.compile(r"^---[ \t]*$")
+_LINE = re.compile(r"[^\n]*\n|[^\n]+$")
 _NOTES = re.compile(r"^\?\?\?[ \t]*$")
 _COLUMNS = re.compile(r"^[ \t]*<!--[ \t]*columns[ \t]*-->[ \t]*$", re.MULTILINE)
 _SESSION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -158,8 +159,11 @@ def parse_deck(text: str, path: str) -> Deck:
 
 
 def split_source_lines(text: str) -> list[str]:
-    """Lines of a deck body, each with its newline, so that joining them gives the text back."""
-    return text.splitlines(keepends=True)
+    """Lines of a deck body, each with its newline, so that joining them gives the text back.
+
+    Only \n ends a line (\r was normalised before): str.splitlines would also break at form
+    feeds and U+2028, where Markdown does not, and line numbers would drift."""
+    return [line for line in _LINE.findall(text) if line]
 
 
 # --- front matter ------------------------------------------------------------------------------
@@ -311,6 +315,7 @@ def _split_slides(body: str, first_line: int, path: str) -> list[Slide]:
         if _SEPARATOR.match(stripped) and previous_blank:
             builders.append(current)
             current = _SlideBuilder(line=number + 1)
+            previous_blank = False  # a --- right under a separator is not one
             continue
         current.source.append(line)
         fence = _open_fence(stripped, number, in_notes=current.notes is not None)
@@ -321,7 +326,8 @@ def _split_slides(body: str, first_line: int, path: str) -> list[Slide]:
             current.notes = []
         else:
             current.add_text(line)
-        previous_blank = stripped.strip() == ""
+        # Blank as Markdown sees it: spaces and tabs only (a no-break space is text).
+        previous_blank = stripped.strip(" \t") == ""
     if fence is not None and fence.live_info is not None:
         closing = fence.char * fence.length
         raise DeckError(path, fence.line, f"live block is never closed: no {closing} below it")
@@ -434,7 +440,7 @@ def _block_options(raw: dict[str, str], path: str, line: int) -> BlockOptions:
         raise bad("expect", "valid choices: ok, error, or a 5-character SQLSTATE such as 23503")
     rows = None
     if "rows" in raw:
-        if not raw["rows"].isdigit():
+        if not (raw["rows"].isascii() and raw["rows"].isdigit()):
             raise bad("rows", "expected a whole number ≥ 0")
         rows = int(raw["rows"])
     timeout_ms = None

@@ -32,6 +32,8 @@ WATCHDOG_GRACE_S = 1.0
 # Characters of one value kept for a slide; a longer value is cut with a note.
 MAX_VALUE_CHARS = 2000
 
+_CHANGES_SETTINGS = re.compile(r"^\s*(?:set|reset|discard)\b", re.IGNORECASE)
+
 # psql's prompt shows these as =>, =*> and =!>.
 _TRANSACTION_STATES = {
     psycopg2.extensions.TRANSACTION_STATUS_IDLE: "idle",
@@ -98,7 +100,7 @@ def run_block_statements(
     it finishes (another thread watches it); after an error the rest are marked not run."""
     options = block.options
     max_rows = options.rows if options.rows is not None else limits.max_rows
-    timeout_ms = options.timeout_ms or limits.statement_timeout_ms
+    timeout_ms = options.timeout_ms  # None: the deck's statement_timeout, or its own SET
     failed = False
     for statement in statements:
         line = block.sql_line + statement.line
@@ -162,12 +164,12 @@ def run_statement(
     timeout_ms: int | None = None,
 ) -> StatementOutcome:
     """Run one statement in autocommit and keep what psql would show of it."""
-    timeout_ms = timeout_ms or limits.statement_timeout_ms
     conn = session.conn
     transaction = _TRANSACTION_STATES.get(conn.info.transaction_status, "idle")
-    _set_statement_timeout(session, timeout_ms)
+    _set_statement_timeout(session, timeout_ms, limits.statement_timeout_ms)
     del conn.notices[:]
-    watchdog = threading.Timer(timeout_ms / 1000 + WATCHDOG_GRACE_S, conn.cancel)
+    limit_s = (timeout_ms or limits.statement_timeout_ms) / 1000
+    watchdog = threading.Timer(limit_s + WATCHDOG_GRACE_S, conn.cancel)
     watchdog.daemon = True
     try:
         watchdog.start()
@@ -176,6 +178,9 @@ def run_statement(
             outcome = _run_through_cursor(conn, text, line, max_rows)
         if outcome is None:
             outcome = _run_plain(conn, text, line, max_rows)
+        if _CHANGES_SETTINGS.match(text):
+            # SET, RESET ALL or DISCARD ALL may have changed statement_timeout behind our back.
+            session.statement_timeout_ms = None
         return replace(outcome, transaction=transaction)
     finally:
         watchdog.cancel()
@@ -207,12 +212,15 @@ def _run_copy_out(conn: Any, text: str, line: int, max_rows: int) -> StatementOu
             return StatementOutcome(
                 sql=text, line=line, error=sql_error(error), notices=_notices(conn)
             )
+        # The server's count of rows: a CSV header or a quoted newline is a line, not a row.
+        rows = cursor.rowcount if cursor.rowcount >= 0 else capture.count
     return StatementOutcome(
         sql=text,
         line=line,
-        status=f"COPY {capture.count}",
+        status=f"COPY {rows}",
         copy_output=cut_value(capture.text()),
-        row_count=capture.count,
+        copy_more_lines=capture.count - len(capture.lines),
+        row_count=rows,
         notices=_notices(conn),
     )
 
@@ -282,9 +290,16 @@ def _run_through_cursor(conn: Any, text: str, line: int, max_rows: int) -> State
     )
 
 
-def _set_statement_timeout(session: Session, timeout_ms: int) -> None:
-    # Only when it changes, and never inside a failed transaction (where SET itself fails);
-    # the watchdog covers that case.
+def _set_statement_timeout(session: Session, timeout_ms: int | None, default_ms: int) -> None:
+    """Give the statement its block's timeout, or put the deck's back after such a block.
+
+    A deck's own SET statement_timeout is left alone (a slide may SHOW it); the watchdog
+    still stops a statement that runs far past the limit. Only when the value changes, and
+    never inside a failed transaction, where SET itself fails."""
+    if timeout_ms is None:
+        if session.statement_timeout_ms is None:
+            return  # the deck set it itself, or RESET it to the deck's default
+        timeout_ms = default_ms
     if session.statement_timeout_ms == timeout_ms:
         return
     conn = session.conn

@@ -56,6 +56,7 @@ class StatementOutcome:
     ran: bool = True  # False: skipped because an earlier statement of the block failed
     transaction: str = "idle"  # the session before it ran: idle, open or failed (psql's prompt)
     copy_output: str | None = None  # the lines COPY ... TO STDOUT wrote (the first few)
+    copy_more_lines: int = 0  # lines of COPY output left out
 
 
 @dataclass(frozen=True)
@@ -139,4 +140,5 @@ def _statement_from_dict(data: dict[str, Any]) -> StatementOutcome:
         ran=data.get("ran", True),
         transaction=data.get("transaction", "idle"),
         copy_output=data.get("copy_output"),
+        copy_more_lines=data.get("copy_more_lines", 0),
     )

@@ -310,7 +310,8 @@ def render_statement(statement: StatementOutcome, fmt: str, expect: str = "ok") 
     rows = [[_displayable(value) for value in row] for row in statement.rows]
     text = ""
     if columns is not None and fmt != "table":
-        text = format_rows(fmt, columns, rows)
+        # psql's layouts escape control characters themselves, measuring them as they go.
+        text = format_rows(fmt, columns, [list(row) for row in statement.rows])
     error = statement.error
     error_text = ""
     if error is not None:
@@ -336,6 +337,7 @@ def render_statement(statement: StatementOutcome, fmt: str, expect: str = "ok") 
         error_text=error_text.rstrip("\n"),
         expected=expected,
         columns=columns,
+        headers=[_displayable(column.name) for column in columns or ()],
         rows=rows,
         format=fmt,
         text=text.rstrip("\n"),
@@ -344,9 +346,7 @@ def render_statement(statement: StatementOutcome, fmt: str, expect: str = "ok") 
         status=status,
         status_after_rows=status.split(" ")[0] in _TAG_AFTER_ROWS,
         copy_output=_displayable(statement.copy_output),
-        copy_more=statement.row_count - len(statement.copy_output.split("\n"))
-        if statement.copy_output is not None
-        else 0,
+        copy_more=statement.copy_more_lines,
     )
 
 
@@ -405,4 +405,4 @@ def _escape_control(match: re.Match[str]) -> str:
     if char == "\r":
         return "\\r"
     code = ord(char)
-    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}"
+    return f"\\x{code:02X}" if code < 0x80 else f"\\u{code:04X}"
