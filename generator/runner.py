@@ -126,6 +126,12 @@ class Runner:
             self.cache.store(deck, key, outcome)
         return DeckResult(outcome, False, time.perf_counter() - started, tuple(warnings))
 
+    def mask(self, text: str) -> str:
+        """text with the database password masked: server messages may quote what a deck sent."""
+        if not self.settings.database_url:
+            return text
+        return mask_password(text, self._server or server_from_url(self.settings.database_url))
+
     def stored(self, deck: Deck, deck_file: Path) -> DeckOutcome | None:
         """The cached outcome for the deck as it is now, without running anything."""
         if self.cache is None:
