@@ -745,6 +745,26 @@ def test_stale_postmaster_pid_from_a_killed_server_is_recovered(tmp_path: Path, 
     assert postgres_processes(private_dir) == []
 
 
+def test_port_5432_taken_does_not_matter_to_the_embedded_server(tmp_path: Path, private_dir: Path):
+    # The embedded server listens on no TCP port: only on a socket in its own data dir. Hold
+    # 127.0.0.1:5432 (or find it held already, e.g. by the machine's own PostgreSQL).
+    holder = socket.socket()
+    with contextlib.suppress(OSError):
+        holder.bind(("127.0.0.1", 5432))
+        holder.listen()
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=2):
+            pass  # someone listens there: the point of the test
+        root = tmp_path / "site"
+        make_site(root, {"deck.md": QUICK_DECK}, database_url="")
+        built = build(root, embedded_env(private_dir))
+        assert built.returncode == 0, built.stderr
+        assert "again" in (root / "site" / "deck.html").read_text(encoding="utf-8")
+        assert postgres_processes(private_dir) == []
+    finally:
+        holder.close()
+
+
 def test_data_dir_that_cannot_be_made_is_one_line_saying_what_to_do(tmp_path: Path):
     if os.geteuid() == 0:
         # Root ignores permissions: make the data dir's path a regular file instead.
