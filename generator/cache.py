@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from generator.deck import Deck
-from generator.outcome import BlockOutcome, DeckOutcome
+from generator.outcome import BlockOutcome, DeckOutcome, StatementOutcome
 
 # Bump when the layout of a cache file changes, so old files are misses, not errors.
-FORMAT = 2
+FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class ResultCache:
         self.directory = directory
 
     def file_for(self, deck: Deck) -> Path:
-        name = deck.path.replace("\\", "/").strip("/").replace("/", "__")
+        name = deck.name.replace("\\", "/").strip("/").replace("/", "__")
         return self.directory / f"{name}.json"
 
     def load(self, deck: Deck, key: str) -> DeckOutcome | None:
@@ -80,7 +80,7 @@ class ResultCache:
         """Write the outcome for `key`: same input, same bytes, so the file can be committed."""
         document = {
             "format": FORMAT,
-            "deck": deck.path,
+            "deck": deck.name,
             "key": key,
             "server_version": outcome.server_version,
             "outcome": outcome.to_dict(),
@@ -102,15 +102,28 @@ class ResultCache:
 
 def rebase_lines(outcome: DeckOutcome, deck: Deck) -> DeckOutcome:
     """Move the lines in a stored outcome to where its blocks are now (prose may have moved)."""
-    blocks = []
-    for stored, block in zip(outcome.blocks, deck.blocks, strict=True):
-        shift = block.line - stored.line
-        blocks.append(_shift_block(stored, shift))
-    return replace(outcome, blocks=tuple(blocks))
+    shifts = [
+        block.line - stored.line for stored, block in zip(outcome.blocks, deck.blocks, strict=True)
+    ]
+    blocks = tuple(_shift_block(stored, shifts) for stored in outcome.blocks)
+    return replace(outcome, blocks=blocks)
 
 
-def _shift_block(stored: BlockOutcome, shift: int) -> BlockOutcome:
-    if shift == 0:
-        return stored
-    statements = tuple(replace(s, line=s.line + shift) for s in stored.statements)
-    return replace(stored, line=stored.line + shift, statements=statements)
+def _shift_block(stored: BlockOutcome, shifts: list[int]) -> BlockOutcome:
+    """The block moved by its own shift; late results placed in it, by their own block's."""
+    late = tuple(
+        replace(
+            item,
+            line=item.line + shifts[item.block_index],
+            statements=_shift(item.statements, shifts[item.block_index]),
+        )
+        for item in stored.late
+    )
+    shift = shifts[stored.index]
+    return replace(
+        stored, line=stored.line + shift, statements=_shift(stored.statements, shift), late=late
+    )
+
+
+def _shift(statements: tuple[StatementOutcome, ...], shift: int) -> tuple[StatementOutcome, ...]:
+    return tuple(replace(s, line=s.line + shift) for s in statements) if shift else statements

@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pdf.add_argument("-f", "--config-file", default="mkdocs.yml", help="default: mkdocs.yml")
     args = parser.parse_args(argv)
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
-    from generator.plugin import stop_on_sigterm
+    from generator.runner import stop_on_sigterm
 
     stop_on_sigterm()
     try:
@@ -60,8 +60,8 @@ def check_decks(config_file: Path, decks: list[Path], against_cache: bool = Fals
     from dataclasses import replace
 
     from generator.database import DatabaseError
-    from generator.plugin import display_path, is_deck_path, load_plugin_config, run_settings
-    from generator.runner import Runner
+    from generator.plugin import load_plugin_config, run_settings
+    from generator.runner import Runner, display_path, is_deck_path
 
     try:
         docs_dir, config = load_plugin_config(config_file)
@@ -70,7 +70,8 @@ def check_decks(config_file: Path, decks: list[Path], against_cache: bool = Fals
         print(f"pgslides: {error}", file=sys.stderr)
         return 2
     if against_cache:
-        settings = replace(settings, refresh=True)
+        # Run afresh and compare; the stored outcome is the reference, so never overwrite it.
+        settings = replace(settings, refresh=True, store=False)
     paths = decks or sorted(
         path
         for path in docs_dir.rglob("*.md")
@@ -78,9 +79,8 @@ def check_decks(config_file: Path, decks: list[Path], against_cache: bool = Fals
     )
     runner = Runner(settings)
     try:
-        problems, warnings = _check(
-            runner, [(path, display_path(path)) for path in paths], against_cache
-        )
+        named = [(path, display_path(path), _docs_path(path, docs_dir)) for path in paths]
+        problems, warnings = _check(runner, named, against_cache)
     except DatabaseError as error:
         print(f"pgslides: {error}", file=sys.stderr)
         return 2
@@ -94,24 +94,30 @@ def check_decks(config_file: Path, decks: list[Path], against_cache: bool = Fals
     return 1 if problems else 0
 
 
+def _docs_path(path: Path, docs_dir: Path) -> str:
+    try:
+        return path.resolve().relative_to(docs_dir.resolve()).as_posix()
+    except ValueError:
+        return ""
+
+
 def _check(
-    runner: Any, paths: list[tuple[Path, str]], against_cache: bool
+    runner: Any, paths: list[tuple[Path, str, str]], against_cache: bool
 ) -> tuple[list[str], list[str]]:
     """(problems, warnings) of the decks; raises DatabaseError when no server can be had."""
     from generator.cache import UnreadableCacheError
     from generator.database import DatabaseError
     from generator.deck import DeckError, read_deck
     from generator.drift import unordered_results
-    from generator.fit import fit_problems
-    from generator.runner import DeckResult, deck_problems
+    from generator.runner import DeckResult, deck_report
 
     problems: list[str] = []
     warnings: list[str] = []  # worth fixing, not a failure: slides that will not fit, order
     decks = []
     stored = {}
-    for path, shown in paths:
+    for path, shown, source in paths:
         try:
-            deck = read_deck(path, shown)
+            deck = read_deck(path, shown, source)
             decks.append((deck, path))
             if against_cache:
                 stored[deck.path] = runner.stored(deck, path)
@@ -125,8 +131,9 @@ def _check(
         if not isinstance(result, DeckResult):
             problems.append(str(result))
             continue
-        problems.extend(deck_problems(deck, result.outcome))
-        warnings.extend(fit_problems(deck, result.outcome.blocks))
+        deck_problems, deck_warnings = deck_report(deck, result)
+        problems.extend(deck_problems)
+        warnings.extend(deck_warnings)
         if against_cache:
             problems.extend(_drift(deck, stored.get(deck.path), result.outcome))
             warnings.extend(unordered_results(deck, result.outcome))

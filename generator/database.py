@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import html
 import logging
 import os
 import re
@@ -100,9 +102,15 @@ def mask_password(text: str, server: Server | None) -> str:
     """Mask a server's password wherever it appears in text (libpq and server messages)."""
     if server is None or not server.password:
         return text
-    for form in (server.password, quote(server.password, safe=""), quote_plus(server.password)):
-        text = text.replace(form, "***")
+    for form in secret_forms(server.password):
+        # Whole words only: a password "postgres" must not turn a table name into "nosuch_***".
+        text = re.sub(rf"(?<![\w%]){re.escape(form)}(?![\w%])", "***", text)
     return text
+
+
+def secret_forms(secret: str) -> set[str]:
+    """How a password can appear in text: as written, URL-encoded, HTML-escaped."""
+    return {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret)}
 
 
 # --- the embedded server ---------------------------------------------------------------------
@@ -231,6 +239,8 @@ def connect(server: Server, dbname: str | None, options: str = "", timeout_s: in
         message = mask_password(str(error).strip().splitlines()[0], server)
         raise DatabaseError(f"cannot connect to {server.label}: {message}") from None
     conn.autocommit = True
+    # psycopg2 keeps only the last 50 notices in its own list; a deck may raise more.
+    conn.notices = collections.deque(maxlen=10_000)
     register_raw_text(conn)
     return conn
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,24 +108,32 @@ class DeckSettings:
     max_rows: int | None = None
     statement_timeout_ms: int | None = None
     prompt: bool = False
+    timezone_line: int = 1  # where `timezone` is set, for the server's word on a bad zone
 
 
 @dataclass(frozen=True)
 class Deck:
-    path: str  # as messages show it, e.g. slides/talk.md
+    path: str  # as messages show it, e.g. slides/talk.md (relative to where the tool runs)
     title: str
     subtitle: str | None
     settings: DeckSettings
     slides: tuple[Slide, ...]
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
+    source: str = ""  # its path in the docs directory (talk.md): the same wherever one runs
+
+    @property
+    def name(self) -> str:
+        """A stable name for the deck's cache file: its docs path, else its shown path."""
+        return self.source or self.path
 
     @property
     def blocks(self) -> tuple[Block, ...]:
         return tuple(block for slide in self.slides for block in slide.blocks)
 
 
-def read_deck(path: Path, display_path: str | None = None) -> Deck:
-    """Read and parse a deck file; display_path is how messages name it."""
+def read_deck(path: Path, display_path: str | None = None, source: str = "") -> Deck:
+    """Read and parse a deck file; display_path is how messages name it, source its path in
+    the docs directory."""
     shown = display_path or str(path)
     try:
         raw = path.read_bytes()
@@ -136,7 +144,7 @@ def read_deck(path: Path, display_path: str | None = None) -> Deck:
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise DeckError(shown, line, f"not UTF-8 text (byte {raw[error.start]:#04x})") from None
-    return parse_deck(text.removeprefix("\ufeff"), shown)
+    return replace(parse_deck(text.removeprefix("\ufeff"), shown), source=source)
 
 
 def parse_deck(text: str, path: str) -> Deck:
@@ -229,7 +237,7 @@ def _deck_settings(meta: dict[str, Any], text: str, path: str) -> DeckSettings:
     timeout_ms = None
     if timeout is not None:
         timeout_ms = parse_duration(str(timeout))
-        if timeout_ms is None:
+        if not timeout_ms:
             raise fail(
                 "statement_timeout",
                 f"bad value {timeout!r} for statement_timeout; "
@@ -240,6 +248,7 @@ def _deck_settings(meta: dict[str, Any], text: str, path: str) -> DeckSettings:
         raise fail("prompt", f"bad value {prompt!r} for prompt; valid choices: true, false")
     timezone = raw.get("timezone")
     return DeckSettings(
+        timezone_line=_front_matter_line(text, "timezone"),
         prompt=prompt,
         setup=tuple(setup),
         timezone=None if timezone is None else str(timezone),

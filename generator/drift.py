@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from generator.deck import Deck
-from generator.outcome import DeckOutcome, StatementOutcome
+from generator.outcome import BlockOutcome, DeckOutcome, StatementOutcome
 
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 
@@ -20,6 +20,15 @@ def outcome_drift(deck: Deck, stored: DeckOutcome, fresh: DeckOutcome) -> list[s
                 problems.append(
                     f"{deck.path}:{new.line}: output differs from the cache: {difference}"
                 )
+        if old_block.waiting_for != new_block.waiting_for:
+            problems.append(
+                f"{deck.path}:{new_block.line}: it waited for {old_block.waiting_for} before, "
+                f"now for {new_block.waiting_for}"
+            )
+        if _late_output(old_block) != _late_output(new_block):
+            problems.append(
+                f"{deck.path}:{new_block.line}: what other sessions finished during it differs"
+            )
         if len(old_block.statements) != len(new_block.statements):
             problems.append(
                 f"{deck.path}:{new_block.line}: the block ran a different number of statements"
@@ -38,8 +47,19 @@ def statement_difference(old: StatementOutcome, new: StatementOutcome) -> str | 
         (old.rows != new.rows, "the rows shown changed"),
         (old.status != new.status, f"status was {old.status!r}, now {new.status!r}"),
         (old.notices != new.notices, "the notices changed"),
+        (old.copy_output != new.copy_output, "the COPY output changed"),
     )
     return next((message for differs, message in checks if differs), None)
+
+
+def _late_output(block: BlockOutcome) -> list[tuple[str, list[tuple[object, ...]]]]:
+    return [(late.session, [_comparable(s) for s in late.statements]) for late in block.late]
+
+
+def _comparable(statement: StatementOutcome) -> tuple[object, ...]:
+    """What of a statement's outcome is output (its line moves with prose)."""
+    return (statement.status, statement.columns, statement.rows, statement.row_count,
+            statement.error, statement.notices, statement.copy_output)  # fmt: skip
 
 
 def unordered_results(deck: Deck, outcome: DeckOutcome) -> list[str]:

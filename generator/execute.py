@@ -32,7 +32,10 @@ WATCHDOG_GRACE_S = 1.0
 # Characters of one value kept for a slide; a longer value is cut with a note.
 MAX_VALUE_CHARS = 2000
 
-_CHANGES_SETTINGS = re.compile(r"^\s*(?:set|reset|discard)\b", re.IGNORECASE)
+# Statements after which the session's statement_timeout may no longer be what pgslides set.
+_CHANGES_SETTINGS = re.compile(
+    r"\bstatement_timeout\b|^\s*(?:reset|discard)\s+all\b", re.IGNORECASE | re.MULTILINE
+)
 
 # psql's prompt shows these as =>, =*> and =!>.
 _TRANSACTION_STATES = {
@@ -66,8 +69,11 @@ class SetupFile:
     sql: str
 
 
-def run_setup(setup_file: SetupFile, session: Session, limits: RunLimits) -> None:
-    """Run a setup file's statements, hidden; the first error stops the deck with file:line."""
+def run_setup(
+    setup_file: SetupFile, session: Session, limits: RunLimits, done: list[StatementOutcome]
+) -> None:
+    """Run a setup file's statements, hidden, appending each outcome to `done`; the first
+    error stops the deck with file:line."""
     try:
         statements = split_statements(setup_file.sql)
     except MetaCommandError as error:
@@ -83,6 +89,7 @@ def run_setup(setup_file: SetupFile, session: Session, limits: RunLimits) -> Non
             limits=limits,
             timeout_ms=None,
         )
+        done.append(outcome)
         if outcome.error is not None:
             raise ExecutionError(f"{setup_file.path}:{outcome.line}: {outcome.error.summary()}")
 
@@ -167,7 +174,7 @@ def run_statement(
     conn = session.conn
     transaction = _TRANSACTION_STATES.get(conn.info.transaction_status, "idle")
     _set_statement_timeout(session, timeout_ms, limits.statement_timeout_ms)
-    del conn.notices[:]
+    conn.notices.clear()
     limit_s = (timeout_ms or limits.statement_timeout_ms) / 1000
     watchdog = threading.Timer(limit_s + WATCHDOG_GRACE_S, conn.cancel)
     watchdog.daemon = True
@@ -178,7 +185,7 @@ def run_statement(
             outcome = _run_through_cursor(conn, text, line, max_rows)
         if outcome is None:
             outcome = _run_plain(conn, text, line, max_rows)
-        if _CHANGES_SETTINGS.match(text):
+        if _CHANGES_SETTINGS.search(text):
             # SET, RESET ALL or DISCARD ALL may have changed statement_timeout behind our back.
             session.statement_timeout_ms = None
         return replace(outcome, transaction=transaction)
@@ -193,12 +200,16 @@ def _run_plain(conn: Any, text: str, line: int, max_rows: int) -> StatementOutco
         try:
             cursor.execute(text)
         except psycopg2.Error as error:
-            if error.pgcode is None:
-                raise
-            return StatementOutcome(
-                sql=text, line=line, error=sql_error(error), notices=_notices(conn)
-            )
+            return _failed(conn, text, line, error)
         return _result(cursor, text, line, max_rows, _notices(conn))
+
+
+def _failed(conn: Any, text: str, line: int, error: psycopg2.Error) -> StatementOutcome:
+    """The statement's error as its outcome; an error without a SQLSTATE (the connection is
+    gone) is not the statement's, and goes up."""
+    if error.pgcode is None:
+        raise error
+    return StatementOutcome(sql=text, line=line, error=sql_error(error), notices=_notices(conn))
 
 
 def _run_copy_out(conn: Any, text: str, line: int, max_rows: int) -> StatementOutcome:
@@ -207,11 +218,7 @@ def _run_copy_out(conn: Any, text: str, line: int, max_rows: int) -> StatementOu
         try:
             cursor.copy_expert(text, capture)
         except psycopg2.Error as error:
-            if error.pgcode is None:
-                raise
-            return StatementOutcome(
-                sql=text, line=line, error=sql_error(error), notices=_notices(conn)
-            )
+            return _failed(conn, text, line, error)
         # The server's count of rows: a CSV header or a quoted newline is a line, not a row.
         rows = cursor.rowcount if cursor.rowcount >= 0 else capture.count
     return StatementOutcome(
@@ -275,7 +282,7 @@ def _run_through_cursor(conn: Any, text: str, line: int, max_rows: int) -> State
                 raise
             cursor.execute("ROLLBACK")
             if error.pgcode[:2] in _NOT_A_CURSOR_CLASSES:
-                del conn.notices[:]
+                conn.notices.clear()
                 return None
             failure = sql_error(error, position_offset=len(prefix))
             return StatementOutcome(sql=text, line=line, error=failure, notices=_notices(conn))
@@ -295,7 +302,8 @@ def _set_statement_timeout(session: Session, timeout_ms: int | None, default_ms:
 
     A deck's own SET statement_timeout is left alone (a slide may SHOW it); the watchdog
     still stops a statement that runs far past the limit. Only when the value changes, and
-    never inside a failed transaction, where SET itself fails."""
+    only outside the deck's transactions: there a SET would be undone by its ROLLBACK, and a
+    hidden statement would break a following SET TRANSACTION."""
     if timeout_ms is None:
         if session.statement_timeout_ms is None:
             return  # the deck set it itself, or RESET it to the deck's default
@@ -303,7 +311,7 @@ def _set_statement_timeout(session: Session, timeout_ms: int | None, default_ms:
     if session.statement_timeout_ms == timeout_ms:
         return
     conn = session.conn
-    if conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_INERROR:
+    if conn.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
         return
     with conn.cursor() as cursor:
         cursor.execute("SELECT set_config('statement_timeout', %s, false)", (f"{timeout_ms}ms",))
@@ -360,7 +368,7 @@ def _notices(conn: Any) -> tuple[Notice, ...]:
     for raw in conn.notices:
         severity, _, message = raw.partition(":  ")
         found.append(Notice(severity=severity.strip(), message=message.rstrip("\n")))
-    del conn.notices[:]
+    conn.notices.clear()
     return tuple(found)
 
 

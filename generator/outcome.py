@@ -85,11 +85,19 @@ class BlockOutcome:
 
 
 @dataclass(frozen=True)
+class DeckWarning:
+    """Something worth fixing about a deck that is not an error, tied to one of its blocks."""
+
+    block_index: int
+    message: str
+
+
+@dataclass(frozen=True)
 class DeckOutcome:
     blocks: tuple[BlockOutcome, ...]
     server_version: str | None = None
     problems: tuple[str, ...] = field(default=())  # `file:line: message` lines outside blocks
-    warnings: tuple[str, ...] = field(default=())  # `file:line: message`: worth fixing, not fatal
+    warnings: tuple[DeckWarning, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,7 +108,7 @@ class DeckOutcome:
             blocks=tuple(_block_from_dict(block) for block in data["blocks"]),
             server_version=data.get("server_version"),
             problems=tuple(data.get("problems", ())),
-            warnings=tuple(data.get("warnings", ())),
+            warnings=tuple(DeckWarning(**item) for item in data.get("warnings", ())),
         )
 
 

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import atexit
-import html
 import os
-import signal
-import threading
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from mkdocs.config import base
 from mkdocs.config import config_options as c
@@ -20,17 +16,25 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 from generator import render
-from generator.database import ISOLATIONS, server_from_url
+from generator.database import ISOLATIONS, DatabaseError, secret_forms, server_from_url
 from generator.deck import Deck, DeckError, parse_duration, read_deck
-from generator.fit import fit_problems
 from generator.outcome import DeckOutcome
-from generator.runner import DeckResult, Runner, RunSettings, deck_problems
+from generator.runner import (
+    DeckResult,
+    Runner,
+    RunSettings,
+    deck_report,
+    display_path,
+    is_deck_path,
+    stop_on_sigterm,
+)
 
 log = get_plugin_logger("pgslides")
 
 ASSETS = Path(__file__).parent / "assets"
 ASSET_URIS = {"css": "assets/pgslides/pgslides.css", "js": "assets/pgslides/pgslides.js"}
 DECK_LIST_MARKER = "<!-- pgslides:decks -->"
+SHORT_PASSWORD = 8  # below this, a password found in the site is a warning, not a failure
 
 
 class PgSlidesConfig(base.Config):
@@ -99,7 +103,8 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
             if not is_deck_file(file):
                 continue
             try:
-                self.decks[file.src_uri] = read_deck(Path(file.abs_src_path), display_path(file))
+                path = Path(file.abs_src_path)
+                self.decks[file.src_uri] = read_deck(path, display_path(path), file.src_uri)
             except DeckError as error:
                 self.deck_errors[file.src_uri] = error
         self._run_decks(files)
@@ -133,12 +138,12 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         result = self.results[src_uri]
         if not isinstance(result, DeckResult):
             return self._report(str(result), markdown)
-        outcome = result.outcome
-        for problem in deck_problems(deck, outcome):
+        problems, warnings = deck_report(deck, result)
+        for problem in problems:
             self._problem(problem)
-        for warning in [*outcome.warnings, *fit_problems(deck, outcome.blocks)]:
-            log.warning(self.runner.mask(warning) if self.runner else warning)
-        self.outcomes[src_uri] = outcome
+        for warning in warnings:
+            log.warning(self._mask(warning))
+        self.outcomes[src_uri] = result.outcome
         return render.deck_markdown(deck)
 
     def on_page_content(self, html: str, *, page: Page, config: Any, files: Files) -> str:
@@ -161,16 +166,16 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         for path, result in self.runner.outcomes(items).items():
             self.results[by_path[path]] = result
             if isinstance(result, DeckResult):
-                for warning in result.warnings:
-                    log.warning(warning)
                 how = "cached" if result.cached else "run"
                 blocks = len(self.decks[by_path[path]].blocks)
                 log.info(f"{path}: {blocks} blocks, {result.seconds:.2f} s, {how}")
 
+    def _mask(self, message: str) -> str:
+        return self.runner.mask(message) if self.runner is not None else message
+
     def _problem(self, message: str) -> None:
         """A block that did not end as expected: fail the build, or warn and show it."""
-        if self.runner is not None:
-            message = self.runner.mask(message)
+        message = self._mask(message)
         if self.config.on_error == "fail" and not self.serving:
             raise PluginError(message)
         log.warning(message)
@@ -196,18 +201,26 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         return markdown.replace(DECK_LIST_MARKER, str(render.deck_index(decks)))
 
     def _check_no_password(self, site_dir: Path) -> None:
-        """Fail the build if the database password made it into the site (a result, a page)."""
+        """Fail the build if the database password made it into the site (a result, a page).
+
+        A short password (say, "postgres") may well be on a slide for other reasons: then
+        only a warning, so a build is not failed by the word."""
         if self.runner is None or not self.config.database_url:
             return
-        password = server_from_url(self.config.database_url).password
+        try:
+            password = server_from_url(self.config.database_url).password
+        except DatabaseError:
+            return
         if not password:
             return
         found = find_secret(site_dir, password)
-        if found is not None:
-            raise PluginError(
-                f"pgslides: the database password was found in {found}; the site must not be "
-                "published (a slide shows it?)"
-            )
+        if found is None:
+            return
+        message = f"pgslides: the database password was found in {found}"
+        if len(password) < SHORT_PASSWORD:
+            log.warning(f"{message}; it is short enough to be a word on a slide")
+            return
+        raise PluginError(f"{message}; the site must not be published (a slide shows it?)")
 
     def _close_runner(self) -> None:
         if self.runner is not None:
@@ -249,9 +262,8 @@ def run_settings(config: PgSlidesConfig, project_dir: Path) -> RunSettings:
 
 
 def find_secret(site_dir: Path, secret: str) -> Path | None:
-    """The first file under site_dir that holds secret, as written or URL-encoded."""
-    forms = {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret)}
-    needles = [form.encode("utf-8") for form in forms]
+    """The first file under site_dir that holds secret, in any form it may take."""
+    needles = [form.encode("utf-8") for form in secret_forms(secret)]
     for path in sorted(site_dir.rglob("*")):
         if path.is_file():
             data = path.read_bytes()
@@ -260,31 +272,5 @@ def find_secret(site_dir: Path, secret: str) -> Path | None:
     return None
 
 
-def stop_on_sigterm() -> None:
-    """Make SIGTERM stop a build as Ctrl-C does: statements cancelled, databases dropped."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _interrupt)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def is_deck_path(src_uri: str) -> bool:
-    """Every Markdown page is a deck, except index pages (they list the decks)."""
-    return PurePosixPath(src_uri).name not in ("index.md", "README.md")
-
-
 def is_deck_file(file: File) -> bool:
     return is_deck_path(file.src_uri)
-
-
-def display_path(file: File | Path) -> str:
-    """How messages name a deck: relative to the working directory when possible."""
-    path = Path(file.abs_src_path) if isinstance(file, File) else file
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

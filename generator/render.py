@@ -323,18 +323,20 @@ def render_statement(statement: StatementOutcome, fmt: str, expect: str = "ok") 
             error.context,
             statement.sql,
             error.position,
+            internal_query=error.internal_query,
+            internal_position=error.internal_position,
         )
     expected = error is not None and expect in ("error", error.sqlstate)
     status = statement.status or ""
     return _render(
         "statement.html",
         notices=[
-            {"severity": n.severity, "text": f"{n.severity}:  {n.message}"}
+            {"severity": n.severity, "text": _displayable(f"{n.severity}:  {n.message}")}
             for n in statement.notices
         ],
         ran=statement.ran,
         error=error,
-        error_text=error_text.rstrip("\n"),
+        error_text=_displayable(error_text.rstrip("\n")),
         expected=expected,
         columns=columns,
         headers=[_displayable(column.name) for column in columns or ()],

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from generator import __version__
 from generator.cache import CacheKeyParts, ResultCache, UnreadableCacheError, cache_key
@@ -23,6 +24,7 @@ from generator.database import (
 )
 from generator.deck import Deck, DeckError
 from generator.execute import ExecutionError, RunLimits, SetupFile
+from generator.fit import fit_problems
 from generator.outcome import DeckOutcome
 from generator.timeline import run_deck
 
@@ -37,6 +39,7 @@ class RunSettings:
     max_rows: int = 20
     cache_dir: Path | None = None  # None: no result cache
     refresh: bool = False  # run every deck even when its cached outcome is current
+    store: bool = True  # write outcomes to the cache (a drift check must not)
     jobs: int = 0  # decks run at once; 0: one per CPU
 
 
@@ -48,6 +51,9 @@ class DeckResult:
     cached: bool
     seconds: float
     warnings: tuple[str, ...] = field(default=())
+
+
+_BAD_TIMEZONE = 'invalid value for parameter "TimeZone"'
 
 
 class DeckRunError(Exception):
@@ -63,22 +69,22 @@ class Runner:
         self._embedded: EmbeddedServer | None = None
         self.cache = ResultCache(settings.cache_dir) if settings.cache_dir else None
         self._server_lock = threading.Lock()
-        self._stop = threading.Event()  # set when the build is interrupted
+        self._stop = threading.Event()  # set while an interrupted build winds down
         self._active: set[DeckDatabase] = set()  # decks running now, to cancel on interrupt
         self._active_lock = threading.Lock()
 
-    def outcomes(
-        self, decks: list[tuple[Deck, Path]]
-    ) -> dict[str, DeckResult | DeckRunError | DeckError | DatabaseError]:
-        """Every deck's result (or why it has none), decks running concurrently.
+    def outcomes(self, decks: list[tuple[Deck, Path]]) -> dict[str, DeckResult | Exception]:
+        """Every deck's result (or the DeckRunError, DeckError or DatabaseError it ended in),
+        decks running concurrently.
 
         Each deck has its own database and connections, so running them at once gives the
         same outcomes as running them one by one; psycopg2 lets other threads run while one
         waits for the server.
         """
+        self._stop.clear()  # a runner outlives builds under `mkdocs serve`
         jobs = self.settings.jobs or os.cpu_count() or 1
 
-        def one(item: tuple[Deck, Path]) -> DeckResult | DeckRunError | DeckError | DatabaseError:
+        def one(item: tuple[Deck, Path]) -> DeckResult | Exception:
             try:
                 return self.outcome(*item)
             except (DeckRunError, DeckError, DatabaseError) as error:
@@ -121,16 +127,22 @@ class Runner:
                 warnings.append(str(warning))
             if cached is not None:
                 return DeckResult(cached, True, time.perf_counter() - started, tuple(warnings))
-        outcome = self.run(deck, deck_file)
-        if self.cache is not None and not deck_problems(deck, outcome):
-            self.cache.store(deck, key, outcome)
+        outcome = self.run(deck, setup)
+        if self.cache is not None and self.settings.store and not deck_problems(deck, outcome):
+            try:
+                self.cache.store(deck, key, outcome)
+            except OSError as error:
+                warnings.append(f"{self.cache.file_for(deck)}: cannot store the outcome: {error}")
         return DeckResult(outcome, False, time.perf_counter() - started, tuple(warnings))
 
     def mask(self, text: str) -> str:
         """text with the database password masked: server messages may quote what a deck sent."""
         if not self.settings.database_url:
             return text
-        return mask_password(text, self._server or server_from_url(self.settings.database_url))
+        try:
+            return mask_password(text, self._server or server_from_url(self.settings.database_url))
+        except DatabaseError:
+            return text  # a URL that does not parse has no password to hide; its error says so
 
     def stored(self, deck: Deck, deck_file: Path) -> DeckOutcome | None:
         """The cached outcome for the deck as it is now, without running anything."""
@@ -139,8 +151,19 @@ class Runner:
         setup = read_setup_files(deck, deck_file)
         return self.cache.load(deck, cache_key(deck, self._key_parts(deck, setup)))
 
-    def _key_parts(self, deck: Deck, setup: tuple[SetupFile, ...]) -> CacheKeyParts:
+    def _effective(self, deck: Deck) -> tuple[str, RunLimits, str]:
+        """The deck's isolation, limits and time zone: its front matter over the configuration."""
+        limits = RunLimits(
+            max_rows=_first_set(deck.settings.max_rows, self.settings.max_rows),
+            statement_timeout_ms=_first_set(
+                deck.settings.statement_timeout_ms, self.settings.statement_timeout_ms
+            ),
+        )
         isolation = deck.settings.isolation or self.settings.isolation
+        return isolation, limits, deck.settings.timezone or "UTC"
+
+    def _key_parts(self, deck: Deck, setup: tuple[SetupFile, ...]) -> CacheKeyParts:
+        isolation, limits, timezone = self._effective(deck)
         database = None
         if isolation == "none":
             # Decks that read existing data depend on which database it is (never its password).
@@ -149,12 +172,13 @@ class Runner:
         return CacheKeyParts(
             package_version=__version__,
             isolation=isolation,
-            timezone=deck.settings.timezone or "UTC",
-            max_rows=_first_set(deck.settings.max_rows, self.settings.max_rows),
-            statement_timeout_ms=_first_set(
-                deck.settings.statement_timeout_ms, self.settings.statement_timeout_ms
+            timezone=timezone,
+            max_rows=limits.max_rows,
+            statement_timeout_ms=limits.statement_timeout_ms,
+            # Named as the deck names them, so the key is the same wherever the build runs.
+            setup=tuple(
+                (name, item.sql) for name, item in zip(deck.settings.setup, setup, strict=True)
             ),
-            setup=tuple((item.path, item.sql) for item in setup),
             database=database,
         )
 
@@ -168,22 +192,15 @@ class Runner:
                     self._server = self._embedded.start()
             return self._server
 
-    def run(self, deck: Deck, deck_file: Path) -> DeckOutcome:
+    def run(self, deck: Deck, setup: tuple[SetupFile, ...]) -> DeckOutcome:
         """Run one deck in its own database (or schema); raises DeckRunError, never a traceback."""
-        setup = read_setup_files(deck, deck_file)
         if not deck.blocks and not setup:
             return DeckOutcome(blocks=())  # nothing to run: no server needed
-        isolation = deck.settings.isolation or self.settings.isolation
-        limits = RunLimits(
-            max_rows=_first_set(deck.settings.max_rows, self.settings.max_rows),
-            statement_timeout_ms=_first_set(
-                deck.settings.statement_timeout_ms, self.settings.statement_timeout_ms
-            ),
-        )
+        isolation, limits, timezone = self._effective(deck)
         session = SessionSettings(
             statement_timeout_ms=limits.statement_timeout_ms,
             lock_timeout_ms=limits.statement_timeout_ms,
-            timezone=deck.settings.timezone or "UTC",
+            timezone=timezone,
         )
         try:
             server = self.server()
@@ -196,8 +213,17 @@ class Runner:
                     with self._active_lock:
                         self._active.discard(db)
         except DatabaseError as error:
+            message = mask_password(str(error), self._server)
+            if _BAD_TIMEZONE in message:
+                # The server is fine; the deck named a zone it does not know.
+                raise DeckError(
+                    deck.path,
+                    deck.settings.timezone_line,
+                    f"unknown time zone {timezone!r}; use a name from pg_timezone_names, "
+                    "e.g. Europe/Paris",
+                ) from None
             # A setup problem, not the deck's: say it as one sentence without a file:line.
-            raise DatabaseError(mask_password(str(error), self._server)) from None
+            raise DatabaseError(message) from None
         except ExecutionError as error:
             raise DeckRunError(mask_password(str(error), self._server)) from None
 
@@ -222,6 +248,43 @@ def read_setup_files(deck: Deck, deck_file: Path) -> tuple[SetupFile, ...]:
             reason = getattr(error, "strerror", None) or str(error)
             raise DeckError(deck.path, 1, f"cannot read setup file {relative}: {reason}") from None
     return tuple(files)
+
+
+def deck_report(deck: Deck, result: DeckResult) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of a deck's result as `file:line: message` lines: what fails a
+    build, and what is worth fixing (a session left in a transaction, a slide too large)."""
+    warnings = list(result.warnings)
+    warnings.extend(
+        f"{deck.path}:{deck.blocks[item.block_index].line}: {item.message}"
+        for item in result.outcome.warnings
+    )
+    warnings.extend(fit_problems(deck, result.outcome.blocks))
+    return deck_problems(deck, result.outcome), warnings
+
+
+def display_path(path: Path) -> str:
+    """How messages name a deck: relative to the working directory when possible."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def is_deck_path(src_uri: str) -> bool:
+    """Every Markdown page is a deck, except index pages (they list the decks)."""
+    return PurePosixPath(src_uri).name not in ("index.md", "README.md")
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM stop a build as Ctrl-C does: statements cancelled, databases dropped."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def deck_problems(deck: Deck, outcome: DeckOutcome) -> list[str]:

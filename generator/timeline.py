@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
@@ -32,13 +33,23 @@ from generator.execute import (
     run_setup,
     unsupported_statement,
 )
-from generator.outcome import BlockOutcome, DeckOutcome, LateOutcome, StatementOutcome
+from generator.outcome import (
+    BlockOutcome,
+    DeckOutcome,
+    DeckWarning,
+    LateOutcome,
+    StatementOutcome,
+)
 from generator.statements import MetaCommandError, split_statements
 
 SETUP_SESSION = "main"
 OTHER_CONNECTION = "another connection"
 _PROCESS = re.compile(r"\b([Pp]rocess) (\d+)")
 _TRANSACTION = re.compile(r"\btransaction (\d+)")
+# How long to wait before looking at the lock graph a second time (see _Timeline._await).
+_SECOND_LOOK_S = 0.05
+# Statement and lock timeouts: when they fire depends on the clock, not on the deck.
+_TIMEOUTS = frozenset({"57014", "55P03"})
 _GLOBAL_TAGS = {"CREATE DATABASE": "database", "CREATE ROLE": "role"}
 _CREATE_NAME = re.compile(
     r'^\s*create\s+(?:database|role|user|group)\s+(?P<name>"(?:[^"]|"")+"|[^\s;]+)',
@@ -52,11 +63,8 @@ class _Worker:
 
     session: Session
     executor: ThreadPoolExecutor
-    last_line: int = 0  # the last block run on it, for messages about the state it was left in
-
-    @property
-    def pid(self) -> int:
-        return self.session.conn.info.backend_pid
+    pid: int  # its backend, read once, before its thread ever uses the connection
+    last_block: int = 0  # the last block run on it, for warnings about the state it was left in
 
 
 @dataclass
@@ -76,6 +84,25 @@ class _Record:
     waiting_for: tuple[str, ...] | None = None
     late: list[LateOutcome] = field(default_factory=list)
     problem: str | None = None
+
+
+def _in_cycle(start: int, graph: dict[int, list[int]]) -> bool:
+    """Whether following who-waits-for-whom from `start` leads back to it (a deadlock)."""
+    seen: set[int] = set()
+    frontier = list(graph.get(start, []))
+    while frontier:
+        pid = frontier.pop()
+        if pid == start:
+            return True
+        if pid not in seen:
+            seen.add(pid)
+            frontier.extend(graph.get(pid, []))
+    return False
+
+
+def _timed_out(run: _Run) -> bool:
+    last = run.done[-1] if run.done else None
+    return last is not None and last.error is not None and last.error.sqlstate in _TIMEOUTS
 
 
 def created_global(statement: StatementOutcome) -> tuple[str, str] | None:
@@ -101,14 +128,25 @@ def run_deck(
     """Run the setup files, then every block in file order on its session; `stop`, once set
     (an interrupted build), ends the deck before its next block with ExecutionError."""
     version = server_version(db.session(SETUP_SESSION).conn)
-    for setup_file in setup:
-        run_setup(setup_file, db.session(SETUP_SESSION), limits)
+    done: list[StatementOutcome] = []
+    try:
+        for setup_file in setup:
+            run_setup(setup_file, db.session(SETUP_SESSION), limits, done)
+    finally:
+        _drop_later(db, done)
     timeline = _Timeline(deck, db, limits, stop or threading.Event())
     try:
         timeline.run()
     finally:
         timeline.close()
     return timeline.outcome(version)
+
+
+def _drop_later(db: DeckDatabase, statements: list[StatementOutcome]) -> None:
+    for statement in statements:
+        created = created_global(statement)
+        if created is not None:
+            db.drop_later(*created)
 
 
 class _Timeline:
@@ -123,7 +161,7 @@ class _Timeline:
         self.runs: dict[int, _Run] = {}
         self.waiting: list[_Run] = []  # in the order they started waiting
         self.records = {block.index: _Record() for block in deck.blocks}
-        self.warnings: list[str] = []
+        self.warnings: list[DeckWarning] = []
         self._xids: dict[str, int] = {}
 
     # --- running ---
@@ -142,7 +180,7 @@ class _Timeline:
                 self.records[block.index].problem = refusal
                 continue
             worker = self._worker(block.options.session)
-            worker.last_line = block.line
+            worker.last_block = block.index
             run = _Run(block, worker, Future())
             run.future = worker.executor.submit(
                 run_block_statements,
@@ -156,8 +194,10 @@ class _Timeline:
             self.runs[block.index] = run
             blockers = self._await(run)
             record = self.records[block.index]
-            run.shown = len(run.done)
-            record.statements = list(run.done)
+            # One snapshot: the worker may finish another statement while we look.
+            shown = list(run.done)
+            run.shown = len(shown)
+            record.statements = shown
             if blockers is not None:
                 record.waiting_for = blockers
                 self.waiting.append(run)
@@ -165,31 +205,53 @@ class _Timeline:
         self._finish()
 
     def _await(self, run: _Run) -> tuple[str, ...] | None:
-        """None once the block has finished; the names of its blockers if it waits for a lock."""
+        """None once the block has finished; the names of its blockers if it waits for a lock.
+
+        A wait counts only when two looks at the lock graph, a moment apart, agree: while the
+        server breaks a deadlock, its victim leaves the wait queue before its locks go, and
+        one look could see a plain wait where there is a cycle about to be broken."""
         grace = run.block.options.grace_ms / 1000
         while True:
             try:
                 run.future.result(timeout=grace)
             except FutureTimeout:
                 if self.stop.is_set():
-                    raise ExecutionError(
-                        f"{self.deck.path}:{run.block.line}: interrupted"
-                    ) from None
-                blockers = self._blockers(run.worker)
-                if blockers and not self._in_deadlock(run.worker):
-                    return self._names(blockers)
-                continue  # still running, or in a deadlock the server is about to break
+                    raise self._interrupted(run.block) from None
+                first = self._waiting_on(run)
+                if first is None:
+                    continue  # still running, or in a deadlock the server is about to break
+                time.sleep(_SECOND_LOOK_S)
+                if run.future.done():
+                    return None
+                if self._waiting_on(run) == first:
+                    return first
+                continue
             return None
 
+    def _waiting_on(self, run: _Run) -> tuple[str, ...] | None:
+        """The names of the sessions the run waits for, if it waits outside any deadlock."""
+        graph = self._lock_graph(run.block)
+        blockers = graph.get(run.worker.pid, [])
+        if not blockers or _in_cycle(run.worker.pid, graph):
+            return None
+        return self._names(blockers)
+
     def _settle(self, record: _Record) -> None:
-        """Move waiting blocks that have finished into `record` as late results."""
+        """Move waiting blocks that have finished into `record` as late results.
+
+        One that ended by running into its timeout is left for the end of the deck: when a
+        timer fires is a matter of the clock, and the page must not depend on it."""
         changed = True
         while changed:
             changed = False
             for run in list(self.waiting):
-                if not run.future.done() and self._blockers(run.worker):
+                if run.future.done() and _timed_out(run):
+                    continue
+                if not run.future.done() and self._lock_graph(run.block).get(run.worker.pid):
                     continue
                 if self._await(run) is not None:
+                    continue
+                if _timed_out(run):
                     continue
                 self.waiting.remove(run)
                 record.late.append(self._late(run))
@@ -199,29 +261,32 @@ class _Timeline:
         """Let what still waits at the end run into its timeout, then close transactions."""
         last = self.records[self.deck.blocks[-1].index] if self.deck.blocks else _Record()
         for run in list(self.waiting):
-            if self.stop.is_set():
-                return
             timeout_ms = run.block.options.timeout_ms or self.limits.statement_timeout_ms
             with contextlib.suppress(FutureTimeout):
                 run.future.result(timeout=timeout_ms / 1000 + WATCHDOG_GRACE_S * 2)
+            if self.stop.is_set():
+                raise self._interrupted(run.block)
             self.waiting.remove(run)
-            late = self._late(run)
-            last.late.append(late)
-            statements = [*run.done]
-            if expectation_problem(run.block.options.expect, statements) is not None:
-                self.warnings.append(
-                    f"{self.deck.path}:{run.block.line}: session {run.worker.session.name} was "
-                    "still waiting when the deck ended; it ran into its timeout"
+            last.late.append(self._late(run))
+            if expectation_problem(run.block.options.expect, list(run.done)) is not None:
+                message = (
+                    f"session {run.worker.session.name} was still waiting when the deck ended; "
+                    "it ran into its timeout"
                 )
+                self.warnings.append(DeckWarning(run.block.index, message))
         for name, worker in self.workers.items():
             status = worker.session.conn.info.transaction_status
             if status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
                 with contextlib.suppress(psycopg2.Error), worker.session.conn.cursor() as cur:
                     cur.execute("ROLLBACK")
-                self.warnings.append(
-                    f"{self.deck.path}:{worker.last_line}: session {name} was left inside a "
-                    "transaction at the end of the deck; it was rolled back"
+                message = (
+                    f"session {name} was left inside a transaction at the end of the deck; "
+                    "it was rolled back"
                 )
+                self.warnings.append(DeckWarning(worker.last_block, message))
+
+    def _interrupted(self, block: Block) -> ExecutionError:
+        return ExecutionError(f"{self.deck.path}:{block.line}: interrupted")
 
     def _late(self, run: _Run) -> LateOutcome:
         return LateOutcome(
@@ -233,41 +298,36 @@ class _Timeline:
 
     # --- who waits for whom ---
 
-    def _blockers(self, worker: _Worker) -> list[int]:
-        with self._monitor_conn().cursor() as cur:
-            cur.execute("SELECT pg_blocking_pids(%s)", (worker.pid,))
-            found = cur.fetchone()[0]
+    def _lock_graph(self, block: Block) -> dict[int, list[int]]:
+        """For each of our sessions' backends, the backends it waits for: one query, one moment."""
+        pids = [worker.pid for worker in self.workers.values()]
+        try:
+            with self.db.monitor().cursor() as cur:
+                cur.execute(
+                    "SELECT pid, pg_blocking_pids(pid) FROM unnest(%s::int[]) AS pid", (pids,)
+                )
+                rows = cur.fetchall()
+        except psycopg2.Error as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else "closed"
+            message = f"lost the connection to the server: {reason}"
+            raise ExecutionError(f"{self.deck.path}:{block.line}: {message}") from None
         # Raw text, as every value here: '{123,456}'.
-        return [int(pid) for pid in found.strip("{}").split(",") if pid]
-
-    def _in_deadlock(self, worker: _Worker) -> bool:
-        """Whether following who-blocks-whom among our sessions leads back to this one."""
-        by_pid = {other.pid: other for other in self.workers.values()}
-        seen: set[int] = set()
-        frontier = [worker]
-        while frontier:
-            current = frontier.pop()
-            for pid in self._blockers(current):
-                if pid == worker.pid:
-                    return True
-                if pid in by_pid and pid not in seen:
-                    seen.add(pid)
-                    frontier.append(by_pid[pid])
-        return False
+        return {
+            int(pid): [int(other) for other in found.strip("{}").split(",") if other]
+            for pid, found in rows
+        }
 
     def _names(self, pids: list[int]) -> tuple[str, ...]:
         by_pid = {worker.pid: name for name, worker in self.workers.items()}
         return tuple(sorted({by_pid.get(pid, OTHER_CONNECTION) for pid in pids}))
-
-    def _monitor_conn(self) -> Any:
-        return self.db.monitor()
 
     # --- sessions ---
 
     def _worker(self, name: str) -> _Worker:
         if name not in self.workers:
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"pgslides-{name}")
-            self.workers[name] = _Worker(self.db.session(name), executor)
+            session = self.db.session(name)
+            self.workers[name] = _Worker(session, executor, session.conn.info.backend_pid)
         return self.workers[name]
 
     def close(self) -> None:
@@ -278,10 +338,7 @@ class _Timeline:
                 worker.session.conn.cancel()
             worker.executor.shutdown(wait=True, cancel_futures=True)
         for run in self.runs.values():
-            for statement in run.done:
-                created = created_global(statement)
-                if created is not None:
-                    self.db.drop_later(*created)
+            _drop_later(self.db, run.done)
 
     # --- the result ---
 

@@ -146,7 +146,7 @@ def test_lines_follow_blocks_when_prose_moves_them(tmp_path: Path):
 
 
 @pytest.mark.parametrize(
-    "garbage", [b"{not json", b"[]", b'{"format": 2, "key": "K"}', b"\xff\xfe"]
+    "garbage", [b"{not json", b"[]", b'{"format": 3, "key": "K"}', b"\xff\xfe"]
 )
 def test_a_corrupt_file_is_reported_and_then_replaced(tmp_path: Path, garbage: bytes):
     deck = parse_deck(DECK, "slides/d.md")

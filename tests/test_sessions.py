@@ -8,13 +8,22 @@ from generator.database import DeckDatabase, Server, SessionSettings
 from generator.deck import parse_deck
 from generator.execute import RunLimits
 from generator.outcome import DeckOutcome
+from generator.runner import DeckResult, deck_report
 from generator.timeline import run_deck
 
 
 def run(pg_server: Server, source: str, timeout_ms: int = 10_000) -> DeckOutcome:
+    return run_with_warnings(pg_server, source, timeout_ms)[0]
+
+
+def run_with_warnings(
+    pg_server: Server, source: str, timeout_ms: int = 10_000
+) -> tuple[DeckOutcome, list[str]]:
+    """The outcome, and its warnings as `file:line: message` lines, as a build logs them."""
     deck = parse_deck(textwrap.dedent(source).lstrip("\n"), "slides/mvcc.md")
     with DeckDatabase(pg_server, "sessions", "database", SessionSettings()) as db:
-        return run_deck(deck, db, RunLimits(statement_timeout_ms=timeout_ms))
+        outcome = run_deck(deck, db, RunLimits(statement_timeout_ms=timeout_ms))
+    return outcome, deck_report(deck, DeckResult(outcome, cached=False, seconds=0))[1]
 
 
 def statuses(statements) -> list[str | None]:
@@ -180,7 +189,7 @@ def test_expect_on_the_victims_block_is_met_by_its_late_error(pg_server: Server)
 
 
 def test_a_serialization_failure_under_serializable(pg_server: Server):
-    outcome = run(
+    outcome, warnings = run_with_warnings(
         pg_server,
         ACCOUNTS
         + """
@@ -208,13 +217,13 @@ def test_a_serialization_failure_under_serializable(pg_server: Server):
     assert failing.statements[0].error.message == (
         "could not serialize access due to read/write dependencies among transactions"
     )
-    assert outcome.warnings == (
+    assert warnings == [
         "slides/mvcc.md:18: session alice was left inside a transaction at the end of the deck; it was rolled back",
-    )
+    ]
 
 
 def test_a_deck_ending_inside_a_transaction_is_rolled_back_with_a_warning(pg_server: Server):
-    outcome = run(
+    _outcome, warnings = run_with_warnings(
         pg_server,
         ACCOUNTS
         + """
@@ -224,14 +233,14 @@ def test_a_deck_ending_inside_a_transaction_is_rolled_back_with_a_warning(pg_ser
         ```
         """,
     )
-    assert outcome.warnings == (
+    assert warnings == [
         "slides/mvcc.md:6: session alice was left inside a transaction at the end of the deck; "
         "it was rolled back",
-    )
+    ]
 
 
 def test_a_wait_nothing_releases_fails_at_its_timeout(pg_server: Server):
-    outcome = run(
+    outcome, warnings = run_with_warnings(
         pg_server,
         ACCOUNTS
         + """
@@ -255,10 +264,10 @@ def test_a_wait_nothing_releases_fails_at_its_timeout(pg_server: Server):
     (late,) = outcome.blocks[3].late
     assert late.statements[0].error.sqlstate == "57014"
     assert late.statements[0].error.message == "canceling statement due to statement timeout"
-    assert outcome.warnings == (
+    assert warnings == [
         "slides/mvcc.md:15: session alice was left inside a transaction at the end of the deck; "
         "it was rolled back",
-    )
+    ]
 
 
 def test_databases_and_roles_a_deck_creates_are_dropped_after_it(pg_server: Server, pg_conn):
