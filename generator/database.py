@@ -375,9 +375,8 @@ class DeckDatabase:
 
     def close(self) -> None:
         """Close every session, then drop what was created for the deck; safe to call twice."""
+        self.cancel()
         for session in self._sessions.values():
-            with contextlib.suppress(Exception):
-                session.conn.cancel()
             with contextlib.suppress(Exception):
                 session.conn.close()
         self._sessions.clear()
