@@ -93,6 +93,13 @@ def make_site(
     return Site(root, use_directory_urls)
 
 
+def built_page(root: Path, name: str, text: str, server: Server) -> Node:
+    """Build a one-deck site on the test server and return its page's HTML tree."""
+    site = make_site(root, {name: text}, database_url=database_url(server))
+    build_site(site)
+    return site.page(name)
+
+
 def deck_text(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
 

@@ -24,6 +24,7 @@ from sites import (
     Node,
     Site,
     build_site,
+    built_page,
     database_url,
     deck_text,
     fence_line,
@@ -136,13 +137,7 @@ DROP TABLE t;
 
 @pytest.fixture(scope="module")
 def errors_page(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Node:
-    site = make_site(
-        tmp_path_factory.mktemp("errors"),
-        {"deck.md": ERRORS_DECK},
-        database_url=database_url(pg_server),
-    )
-    build_site(site)
-    return site.page("deck.md")
+    return built_page(tmp_path_factory.mktemp("errors"), "deck.md", ERRORS_DECK, pg_server)
 
 
 def test_syntax_error_caret_sits_under_the_character_psql_points_at(

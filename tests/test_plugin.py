@@ -15,6 +15,7 @@ from sites import (
     Node,
     Site,
     build_site,
+    built_page,
     database_url,
     deck_text,
     fence_line,
@@ -137,13 +138,7 @@ def leftovers(pg_conn, catalog: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def fruit(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Node:
-    site = make_site(
-        tmp_path_factory.mktemp("fruit"),
-        {"fruit.md": FRUIT_DECK},
-        database_url=database_url(pg_server),
-    )
-    build_site(site)
-    return site.page("fruit.md")
+    return built_page(tmp_path_factory.mktemp("fruit"), "fruit.md", FRUIT_DECK, pg_server)
 
 
 def fruit_block(page: Node, marker: str) -> Node:
