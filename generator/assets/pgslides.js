@@ -30,6 +30,10 @@
 
   const STAGE_W = 1280;
   const STAGE_H = 720;
+  // Bisection bounds for fitting: no slide is drawn smaller than this, and ten
+  // halvings bring the scale within a thousandth of the largest that fits.
+  const MIN_FIT = 0.05;
+  const FIT_PASSES = 10;
   const SWIPE_MIN = 40; // px a finger must travel sideways to change slide
   const GOTO_TIMEOUT = 3000; // ms a typed slide number waits for Enter
   const html = document.documentElement;
@@ -143,7 +147,9 @@
   // Scale each item's content down until it fits its holder's content box.
   // The content is laid out wider (availW / scale) and drawn at that scale, so
   // text rewraps to use the room and a wide table ends exactly at the edge.
-  // Reads and writes are batched: one layout per pass for all items.
+  // Wider layouts are shorter (columns rewrap), so the largest scale that fits
+  // is found by bisection rather than by shrinking once. Reads and writes are
+  // batched: one layout per pass for all items.
   function fitBoxes(items) {
     for (const item of items) setFit(item.holder, 1, 0);
     const avail = items.map(({ holder }) => {
@@ -153,24 +159,37 @@
         h: holder.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom),
       };
     });
-    const scales = items.map(() => 1);
-    for (let pass = 0; pass < 5; pass += 1) {
-      const sizes = items.map(({ content }) => [content.scrollWidth, content.scrollHeight]);
-      let changed = false;
-      items.forEach((item, i) => {
-        const [w, h] = sizes[i];
-        const s = scales[i];
-        const room = avail[i];
-        if (room.w <= 0 || room.h <= 0) return;
-        if (w * s <= room.w + 0.5 && h * s <= room.h + 0.5) return;
-        const next = Math.floor(Math.min(s, room.w / w, room.h / h) * 1000) / 1000;
-        scales[i] = next < s ? next : s - 0.001;
-        setFit(item.holder, scales[i], room.w / scales[i]);
-        changed = true;
+    const fits = (i, scale) => {
+      const { content } = items[i];
+      const room = avail[i];
+      return (
+        content.scrollWidth * scale <= room.w + 0.5 && content.scrollHeight * scale <= room.h + 0.5
+      );
+    };
+    // At full size first: most slides fit as they are.
+    const open = [];
+    const lo = items.map(() => 1);
+    const hi = items.map(() => 1);
+    items.forEach((item, i) => {
+      const room = avail[i];
+      if (room.w > 0 && room.h > 0 && !fits(i, 1)) {
+        open.push(i);
+        lo[i] = MIN_FIT;
+      }
+    });
+    for (let pass = 0; pass < FIT_PASSES && open.length; pass += 1) {
+      const mids = open.map((i) => (lo[i] + hi[i]) / 2);
+      open.forEach((i, k) => setFit(items[i].holder, mids[k], avail[i].w / mids[k]));
+      open.forEach((i, k) => {
+        if (fits(i, mids[k])) lo[i] = mids[k];
+        else hi[i] = mids[k];
       });
-      if (!changed) break;
     }
-    return scales;
+    return items.map((item, i) => {
+      const scale = lo[i] >= 1 ? 1 : Math.floor(lo[i] * 1000) / 1000;
+      setFit(item.holder, scale, avail[i].w / scale);
+      return scale;
+    });
   }
 
   function setFit(holder, scale, width) {
