@@ -3,7 +3,9 @@
 The repository's own site is built once per session (real SQL on the embedded PostgreSQL) and
 opened from file://, as a presenter would open it from disk; one test serves it over http from a
 sub-path. Chromium is Debian's (/usr/bin/chromium, or $PGSLIDES_CHROMIUM): Playwright cannot
-download its own here. A missing browser fails the suite, it never skips.
+download its own here. In CI (CI set, as .ci/run runs) a missing browser fails the suite; on a
+developer's machine without Chromium these tests are skipped with a note saying how to get it,
+so README's test command passes on a fresh machine.
 
 PGSLIDES_SCREENSHOTS=1 also writes docs/title-slide.png, docs/result-slide.png and
 docs/presenter-view.png (always rendered, only saved when asked, so a test run never dirties
@@ -57,7 +59,10 @@ def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def chromium_path() -> str:
     path = os.environ.get("PGSLIDES_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(path).exists():
-        pytest.fail(f"Chromium not found at {path}: install it (apt-get install chromium)")
+        message = f"Chromium not found at {path}: install it (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     return path
 
 
