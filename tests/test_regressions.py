@@ -70,28 +70,27 @@ def test_a_runner_works_again_after_an_interrupted_build(pg_server: Server, tmp_
         runner.close()
 
 
+# alice holds a row lock; bob's update of the same row waits for her.
+BOB_WAITS_FOR_ALICE = """
+```sql exec
+CREATE TABLE t (id int PRIMARY KEY, v int);
+INSERT INTO t VALUES (1, 0);
+```
+
+```sql exec session=alice
+BEGIN;
+UPDATE t SET v = 1 WHERE id = 1;
+```
+
+```sql exec session=bob
+UPDATE t SET v = 2 WHERE id = 1;
+```
+"""
+
+
 def test_late_results_in_a_hidden_block_are_still_shown(pg_server: Server):
     deck, outcome = run_source(
-        pg_server,
-        """
-        ```sql exec
-        CREATE TABLE t (id int PRIMARY KEY, v int);
-        INSERT INTO t VALUES (1, 0);
-        ```
-
-        ```sql exec session=alice
-        BEGIN;
-        UPDATE t SET v = 1 WHERE id = 1;
-        ```
-
-        ```sql exec session=bob
-        UPDATE t SET v = 2 WHERE id = 1;
-        ```
-
-        ```sql exec session=alice show=none
-        COMMIT;
-        ```
-        """,
+        pg_server, BOB_WAITS_FOR_ALICE + "\n```sql exec session=alice show=none\nCOMMIT;\n```\n"
     )
     html = str(render.render_deck_blocks(deck, outcome)[3])
     assert '<div class="sql-late-label">meanwhile, bob: UPDATE 1</div>' in html
@@ -135,32 +134,21 @@ def test_the_cache_is_found_from_another_working_directory(tmp_path: Path, pg_se
 def test_a_cache_hit_moves_late_results_and_warnings_with_their_blocks(
     tmp_path: Path, pg_server: Server
 ):
-    deck = """
-    # Moves
+    deck = (
+        "# Moves\n"
+        + BOB_WAITS_FOR_ALICE
+        + textwrap.dedent(
+            """
+        ```sql exec session=alice
+        COMMIT;
+        ```
 
-    ```sql exec
-    CREATE TABLE t (id int PRIMARY KEY, v int);
-    INSERT INTO t VALUES (1, 0);
-    ```
-
-    ```sql exec session=alice
-    BEGIN;
-    UPDATE t SET v = 1 WHERE id = 1;
-    ```
-
-    ```sql exec session=bob
-    UPDATE t SET v = 2 WHERE id = 1;
-    ```
-
-    ```sql exec session=alice
-    COMMIT;
-    ```
-
-    ```sql exec session=carol
-    BEGIN;
-    ```
-    """
-    deck = textwrap.dedent(deck)
+        ```sql exec session=carol
+        BEGIN;
+        ```
+        """
+        )
+    )
     url = database_url(pg_server)
     make_site(tmp_path, {"deck.md": deck}, database_url=url)
     fresh = mkdocs_build(tmp_path, "--no-strict")
