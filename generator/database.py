@@ -335,9 +335,6 @@ class DeckDatabase:
             self._sessions[name] = Session(name, conn, self.settings.statement_timeout_ms)
         return self._sessions[name]
 
-    def sessions(self) -> dict[str, Session]:
-        return dict(self._sessions)
-
     def cancel(self) -> None:
         """Cancel what every session is running (from another thread: an interrupted build)."""
         for session in list(self._sessions.values()):

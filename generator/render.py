@@ -398,13 +398,4 @@ def _displayable(value: str | None) -> str | None:
     executor has already cut values too long for a slide)."""
     if value is None:
         return None
-    return _CONTROL.sub(_escape_control, value)
-
-
-def _escape_control(match: re.Match[str]) -> str:
-    # psql prints \r as \r and other C0/C1 controls as \xNN / \uNNNN (print.c, mbvalidate).
-    char = match.group(0)
-    if char == "\r":
-        return "\\r"
-    code = ord(char)
-    return f"\\x{code:02X}" if code < 0x80 else f"\\u{code:04X}"
+    return _CONTROL.sub(lambda match: textformat.control_escape(match[0]), value)

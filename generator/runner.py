@@ -117,7 +117,7 @@ class Runner:
         """
         started = time.perf_counter()
         setup = read_setup_files(deck, deck_file)
-        key = cache_key(deck, self._key_parts(deck, setup))
+        key = self._key(deck, setup)
         warnings: list[str] = []
         if self.cache is not None and not self.settings.refresh:
             try:
@@ -149,7 +149,7 @@ class Runner:
         if self.cache is None:
             return None
         setup = read_setup_files(deck, deck_file)
-        return self.cache.load(deck, cache_key(deck, self._key_parts(deck, setup)))
+        return self.cache.load(deck, self._key(deck, setup))
 
     def _effective(self, deck: Deck) -> tuple[str, RunLimits, str]:
         """The deck's isolation, limits and time zone: its front matter over the configuration."""
@@ -161,6 +161,9 @@ class Runner:
         )
         isolation = deck.settings.isolation or self.settings.isolation
         return isolation, limits, deck.settings.timezone or "UTC"
+
+    def _key(self, deck: Deck, setup: tuple[SetupFile, ...]) -> str:
+        return cache_key(deck, self._key_parts(deck, setup))
 
     def _key_parts(self, deck: Deck, setup: tuple[SetupFile, ...]) -> CacheKeyParts:
         isolation, limits, timezone = self._effective(deck)

@@ -9,6 +9,14 @@ _DISPLAY_SIZE = 60  # libpq cuts an error's LINE excerpt to this many screen col
 _MIN_RIGHT_CUT = 10  # ...keeping the cursor at least this far from the cut end when it can
 
 
+def control_escape(char: str) -> str:
+    """A control character as psql writes it: \\r, \\xNN below 0x80, \\uNNNN above."""
+    if char == "\r":
+        return "\\r"
+    code = ord(char)
+    return f"\\x{code:02X}" if code < 0x80 else f"\\u{code:04X}"
+
+
 def display_width(text: str) -> int:
     """Screen columns the widest line of `text` takes in psql's output (its pg_wcssize).
 
@@ -147,7 +155,7 @@ def _cell_lines(text: str) -> _Cell:
             lines.append(("".join(parts), width))
             parts, width = [], 0
         elif char == "\r":
-            parts.append("\\r")
+            parts.append(control_escape(char))
             width += 2
         elif char == "\t":
             spaces = 8 - width % 8
@@ -157,8 +165,9 @@ def _cell_lines(text: str) -> _Cell:
             # psql's UTF-8 validation drops the noncharacters U+1FFFE, U+1FFFF, ... silently.
             continue
         elif (char_width := _char_width(code)) < 0:
-            parts.append(f"\\x{code:02X}" if code < 0x80 else f"\\u{code:04X}")
-            width += 4 if code < 0x80 else 6
+            escaped = control_escape(char)
+            parts.append(escaped)
+            width += len(escaped)
         else:
             parts.append(char)
             width += char_width
