@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.database import EmbeddedServer, Server, connect, server_from_url
+from pgslides.run.database import EmbeddedServer, Server, connect, server_from_url
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 

@@ -17,8 +17,8 @@ import yaml
 from mkdocs.commands.build import build
 from mkdocs.config import load_config
 
-from generator.database import Server
-from generator.plugin import PgSlidesPlugin
+from pgslides.adapters.mkdocs import PgSlidesPlugin
+from pgslides.run.database import Server
 
 BIN = Path(sys.executable).parent
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.cache import CacheKeyParts, ResultCache, UnreadableCacheError, cache_key
-from generator.deck import parse_deck
-from generator.outcome import BlockOutcome, DeckOutcome, StatementOutcome
+from pgslides.cache import CacheKeyParts, ResultCache, UnreadableCacheError, cache_key
+from pgslides.outcome import BlockOutcome, DeckOutcome, StatementOutcome
+from pgslides.parse.deck import parse_deck
 
 PARTS = CacheKeyParts(
     package_version="1.0",

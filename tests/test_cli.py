@@ -7,9 +7,9 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from sites import BIN, database_url, make_site, run, with_options
 
-from generator.database import Server
+from pgslides.run.database import Server
+from sites import BIN, database_url, make_site, run, with_options
 
 GOOD = """
 ---
@@ -201,7 +201,7 @@ PDF_DECK = (
 
 
 def test_pdf_prints_one_page_per_slide(tmp_path: Path, url: str):
-    from generator.pdf import count_pdf_pages
+    from pgslides.pdf import count_pdf_pages
 
     make_site(tmp_path, {"deck.md": PDF_DECK}, database_url=url)
     completed = pgslides(tmp_path, "pdf", "slides/deck.md", "-o", "deck.pdf", "--notes")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.deck import Block, BlockOptions, DeckError, parse_deck, read_deck
+from pgslides.parse.deck import Block, BlockOptions, DeckError, parse_deck, read_deck
 
 
 def parse(text: str):

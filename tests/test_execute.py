@@ -7,11 +7,11 @@ import textwrap
 
 import pytest
 
-from generator.database import DeckDatabase, Server, SessionSettings
-from generator.deck import parse_deck
-from generator.execute import RunLimits, SetupFile
-from generator.outcome import DeckOutcome
-from generator.timeline import run_deck
+from pgslides.outcome import DeckOutcome
+from pgslides.parse.deck import parse_deck
+from pgslides.run.database import DeckDatabase, Server, SessionSettings
+from pgslides.run.execute import RunLimits, SetupFile
+from pgslides.run.timeline import run_deck
 
 # One row per type; every value is compared with what psql prints for the same query.
 TYPE_ZOO = """

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from generator.deck import parse_deck
-from generator.fit import MAX_LINES, fit_problems
-from generator.outcome import BlockOutcome, Column, StatementOutcome
+from pgslides.outcome import BlockOutcome, Column, StatementOutcome
+from pgslides.parse.deck import parse_deck
+from pgslides.render.fit import MAX_LINES, fit_problems
 
 
 def outcome_with_rows(rows: int, width: int = 5) -> tuple[BlockOutcome, ...]:

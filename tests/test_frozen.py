@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sites import database_url, log_messages, make_site, mkdocs_build
 
-from generator.database import Server
+from pgslides.run.database import Server
+from sites import database_url, log_messages, make_site, mkdocs_build
 
 DECK = """
 ---

@@ -29,10 +29,10 @@ import psutil
 import psycopg2
 import pytest
 from psycopg2 import sql
-from sites import BIN, database_url, deck_text, log_messages, make_site, table_cells
 from sqlalchemy.engine import make_url
 
-from generator.database import EmbeddedServer, Server, connect
+from pgslides.run.database import EmbeddedServer, Server, connect
+from sites import BIN, database_url, deck_text, log_messages, make_site, table_cells
 
 PID = os.getpid()
 T = TypeVar("T")

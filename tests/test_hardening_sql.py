@@ -18,6 +18,17 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from mkdocs.exceptions import Abort
+
+from pgslides.adapters.mkdocs import PgSlidesPlugin
+from pgslides.parse.deck import (
+    BLOCK_OPTIONS,
+    FORMAT_CHOICES,
+    SHOW_CHOICES,
+    Deck,
+    DeckError,
+    parse_deck,
+)
+from pgslides.run.database import Server
 from sites import (
     BIN,
     VOID,
@@ -33,17 +44,6 @@ from sites import (
     mkdocs_build,
     table_cells,
 )
-
-from generator.database import Server
-from generator.deck import (
-    BLOCK_OPTIONS,
-    FORMAT_CHOICES,
-    SHOW_CHOICES,
-    Deck,
-    DeckError,
-    parse_deck,
-)
-from generator.plugin import PgSlidesPlugin
 
 PID = os.getpid()
 NOT_RUN = "not run: an earlier statement of this block failed"

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from mkdocs.commands.build import build
 from mkdocs.exceptions import Abort
+
+from pgslides.run.database import Server, connect
 from sites import (
     Node,
     Site,
@@ -27,8 +29,6 @@ from sites import (
     table_cells,
     with_options,
 )
-
-from generator.database import Server, connect
 
 REPO = Path(__file__).resolve().parent.parent
 PID = os.getpid()

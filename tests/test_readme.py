@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from generator.deck import BLOCK_OPTIONS, DECK_SQL_KEYS
-from generator.plugin import PgSlidesConfig
+from pgslides.adapters.mkdocs import PgSlidesConfig
+from pgslides.parse.deck import BLOCK_OPTIONS, DECK_SQL_KEYS
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -7,16 +7,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sites import BIN, database_url, log_messages, make_site, mkdocs_build, run
 
-from generator import render
-from generator.database import DeckDatabase, Server, SessionSettings
-from generator.deck import DeckError, parse_deck
-from generator.drift import statement_difference
-from generator.execute import RunLimits, SetupFile
-from generator.outcome import StatementOutcome
-from generator.runner import Runner, RunSettings
-from generator.timeline import run_deck
+from pgslides.drift import statement_difference
+from pgslides.outcome import StatementOutcome
+from pgslides.parse.deck import DeckError, parse_deck
+from pgslides.render import html as render
+from pgslides.run.database import DeckDatabase, Server, SessionSettings
+from pgslides.run.execute import RunLimits, SetupFile
+from pgslides.run.runner import Runner, RunSettings
+from pgslides.run.timeline import run_deck
+from sites import BIN, database_url, log_messages, make_site, mkdocs_build, run
 
 
 def run_source(pg_server: Server, source: str, setup: tuple[SetupFile, ...] = ()):
@@ -236,7 +236,7 @@ def test_drift_sees_changed_copy_output():
 
 
 def test_a_short_password_on_a_slide_is_a_warning_and_masking_keeps_words(tmp_path: Path):
-    from generator.database import mask_password, server_from_url
+    from pgslides.run.database import mask_password, server_from_url
 
     server = server_from_url("postgresql://postgres:postgres@127.0.0.1:1/postgres")
     assert (

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from markupsafe import Markup
 
-from generator import render
-from generator.database import DeckDatabase, Server, SessionSettings
-from generator.deck import parse_deck, read_deck
-from generator.execute import RunLimits
-from generator.outcome import BlockOutcome, Column, StatementOutcome
-from generator.timeline import run_deck
+from pgslides.outcome import BlockOutcome, Column, StatementOutcome
+from pgslides.parse.deck import parse_deck, read_deck
+from pgslides.render import html as render
+from pgslides.run.database import DeckDatabase, Server, SessionSettings
+from pgslides.run.execute import RunLimits
+from pgslides.run.timeline import run_deck
 
 GOLDEN = Path(__file__).parent / "golden"
 REGENERATE = os.environ.get("PGSLIDES_REGENERATE_GOLDEN") == "1"
@@ -132,7 +132,7 @@ def test_cut_rows_say_how_many_more():
 
 
 def test_a_huge_value_is_cut_with_a_note():
-    from generator.execute import MAX_VALUE_CHARS, cut_value
+    from pgslides.run.execute import MAX_VALUE_CHARS, cut_value
 
     assert cut_value("x" * 5000) == "x" * MAX_VALUE_CHARS + "… (3000 more characters)"
     assert cut_value("x" * MAX_VALUE_CHARS) == "x" * MAX_VALUE_CHARS

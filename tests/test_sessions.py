@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import textwrap
 
-from generator.database import DeckDatabase, Server, SessionSettings
-from generator.deck import parse_deck
-from generator.execute import RunLimits
-from generator.outcome import DeckOutcome
-from generator.runner import DeckResult, deck_report
-from generator.timeline import run_deck
+from pgslides.outcome import DeckOutcome
+from pgslides.parse.deck import parse_deck
+from pgslides.run.database import DeckDatabase, Server, SessionSettings
+from pgslides.run.execute import RunLimits
+from pgslides.run.runner import DeckResult, deck_report
+from pgslides.run.timeline import run_deck
 
 
 def run(pg_server: Server, source: str, timeout_ms: int = 10_000) -> DeckOutcome:

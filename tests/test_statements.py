@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator.database import Server
-from generator.statements import MetaCommandError, Statement, _spans, split_statements
+from pgslides.run.database import Server
+from pgslides.run.statements import MetaCommandError, Statement, _spans, split_statements
 
 
 def split(sql: str) -> list[tuple[str, int]]:

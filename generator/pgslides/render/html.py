@@ -14,10 +14,10 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers.sql import PostgresLexer
 
-from generator import textformat
-from generator.deck import Block, Deck, Slide
-from generator.outcome import BlockOutcome, Column, DeckOutcome, LateOutcome, StatementOutcome
-from generator.statements import MetaCommandError, Statement, split_statements
+from pgslides.outcome import BlockOutcome, Column, DeckOutcome, LateOutcome, StatementOutcome
+from pgslides.parse.deck import Block, Deck, Slide
+from pgslides.render import textformat
+from pgslides.run.statements import MetaCommandError, Statement, split_statements
 
 # The Markdown that stands for a live block or a slide boundary until MkDocs has made HTML of
 # the rest. HTML comments survive Markdown untouched and cannot come from a result, since
@@ -45,7 +45,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 @cache
 def _environment() -> Environment:
     return Environment(
-        loader=PackageLoader("generator", "templates"),
+        loader=PackageLoader("pgslides.render", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=False,
         keep_trailing_newline=False,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from generator.deck import Deck
-from generator.outcome import BlockOutcome, DeckOutcome, StatementOutcome
+from pgslides.outcome import BlockOutcome, DeckOutcome, StatementOutcome
+from pgslides.parse.deck import Deck
 
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 

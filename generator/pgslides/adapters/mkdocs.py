@@ -15,11 +15,11 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
-from generator import render
-from generator.database import ISOLATIONS, DatabaseError, secret_forms, server_from_url
-from generator.deck import Deck, DeckError, parse_duration, read_deck
-from generator.outcome import DeckOutcome
-from generator.runner import (
+from pgslides.outcome import DeckOutcome
+from pgslides.parse.deck import Deck, DeckError, parse_duration, read_deck
+from pgslides.render import html as render
+from pgslides.run.database import ISOLATIONS, DatabaseError, secret_forms, server_from_url
+from pgslides.run.runner import (
     DeckResult,
     Runner,
     RunSettings,
@@ -31,7 +31,7 @@ from generator.runner import (
 
 log = get_plugin_logger("pgslides")
 
-ASSETS = Path(__file__).parent / "assets"
+ASSETS = Path(__file__).parent.parent / "assets"
 ASSET_URIS = {"css": "assets/pgslides/pgslides.css", "js": "assets/pgslides/pgslides.js"}
 DECK_LIST_MARKER = "<!-- pgslides:decks -->"
 SHORT_PASSWORD = 8  # below this, a password found in the site is a warning, not a failure

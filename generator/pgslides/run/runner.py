@@ -11,9 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from generator import __version__
-from generator.cache import CacheKeyParts, ResultCache, UnreadableCacheError, cache_key
-from generator.database import (
+from pgslides import __version__
+from pgslides.cache import CacheKeyParts, ResultCache, UnreadableCacheError, cache_key
+from pgslides.outcome import DeckOutcome
+from pgslides.parse.deck import Deck, DeckError
+from pgslides.render.fit import fit_problems
+from pgslides.run.database import (
     DatabaseError,
     DeckDatabase,
     EmbeddedServer,
@@ -22,11 +25,8 @@ from generator.database import (
     mask_password,
     server_from_url,
 )
-from generator.deck import Deck, DeckError
-from generator.execute import ExecutionError, RunLimits, SetupFile
-from generator.fit import fit_problems
-from generator.outcome import DeckOutcome
-from generator.timeline import run_deck
+from pgslides.run.execute import ExecutionError, RunLimits, SetupFile
+from pgslides.run.timeline import run_deck
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from generator import __version__
+from pgslides import __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pdf.add_argument("-f", "--config-file", default="mkdocs.yml", help="default: mkdocs.yml")
     args = parser.parse_args(argv)
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
-    from generator.runner import stop_on_sigterm
+    from pgslides.run.runner import stop_on_sigterm
 
     stop_on_sigterm()
     try:
@@ -59,9 +59,9 @@ def check_decks(config_file: Path, decks: list[Path], against_cache: bool = Fals
     """
     from dataclasses import replace
 
-    from generator.database import DatabaseError
-    from generator.plugin import load_plugin_config, run_settings
-    from generator.runner import Runner, display_path, is_deck_path
+    from pgslides.adapters.mkdocs import load_plugin_config, run_settings
+    from pgslides.run.database import DatabaseError
+    from pgslides.run.runner import Runner, display_path, is_deck_path
 
     try:
         docs_dir, config = load_plugin_config(config_file)
@@ -105,11 +105,11 @@ def _check(
     runner: Any, paths: list[tuple[Path, str, str]], against_cache: bool
 ) -> tuple[list[str], list[str]]:
     """(problems, warnings) of the decks; raises DatabaseError when no server can be had."""
-    from generator.cache import UnreadableCacheError
-    from generator.database import DatabaseError
-    from generator.deck import DeckError, read_deck
-    from generator.drift import unordered_results
-    from generator.runner import DeckResult, deck_report
+    from pgslides.cache import UnreadableCacheError
+    from pgslides.drift import unordered_results
+    from pgslides.parse.deck import DeckError, read_deck
+    from pgslides.run.database import DatabaseError
+    from pgslides.run.runner import DeckResult, deck_report
 
     problems: list[str] = []
     warnings: list[str] = []  # worth fixing, not a failure: slides that will not fit, order
@@ -150,7 +150,7 @@ def build_site(config_file: Path, refresh: bool) -> int:
 
 
 def _drift(deck: Any, stored: Any, fresh: Any) -> list[str]:
-    from generator.drift import outcome_drift
+    from pgslides.drift import outcome_drift
 
     if stored is None:
         return [f"{deck.path}:1: nothing stored for the deck as it is now; build it once first"]
@@ -159,8 +159,8 @@ def _drift(deck: Any, stored: Any, fresh: Any) -> list[str]:
 
 def print_pdf(config_file: Path, deck: Path, output: Path | None, notes: bool) -> int:
     """Build the site and print one deck's page with the system Chromium."""
-    from generator.pdf import PdfError, print_deck
-    from generator.plugin import load_plugin_config
+    from pgslides.adapters.mkdocs import load_plugin_config
+    from pgslides.pdf import PdfError, print_deck
 
     if not deck.is_file():
         print(f"pgslides: {deck}: no such deck file", file=sys.stderr)

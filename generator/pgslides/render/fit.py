@@ -6,8 +6,8 @@ too small to read from the back of a room. These estimates find those slides bef
 
 from __future__ import annotations
 
-from generator.deck import Block, Deck, Slide
-from generator.outcome import BlockOutcome, StatementOutcome
+from pgslides.outcome import BlockOutcome, StatementOutcome
+from pgslides.parse.deck import Block, Deck, Slide
 
 # A 16:9 slide stays readable down to roughly this many lines of code-sized text, and this
 # many characters across (the stage is 1280 px wide; code text is about 8 px a character at

@@ -21,9 +21,16 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
-from generator.database import DeckDatabase, Session, server_version
-from generator.deck import Block, Deck
-from generator.execute import (
+from pgslides.outcome import (
+    BlockOutcome,
+    DeckOutcome,
+    DeckWarning,
+    LateOutcome,
+    StatementOutcome,
+)
+from pgslides.parse.deck import Block, Deck
+from pgslides.run.database import DeckDatabase, Session, server_version
+from pgslides.run.execute import (
     WATCHDOG_GRACE_S,
     ExecutionError,
     RunLimits,
@@ -33,14 +40,7 @@ from generator.execute import (
     run_setup,
     unsupported_statement,
 )
-from generator.outcome import (
-    BlockOutcome,
-    DeckOutcome,
-    DeckWarning,
-    LateOutcome,
-    StatementOutcome,
-)
-from generator.statements import MetaCommandError, split_statements
+from pgslides.run.statements import MetaCommandError, split_statements
 
 SETUP_SESSION = "main"
 OTHER_CONNECTION = "another connection"

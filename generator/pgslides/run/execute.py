@@ -10,16 +10,16 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
-from generator.copyout import (
+from pgslides.outcome import Column, Notice, SqlError, StatementOutcome
+from pgslides.parse.deck import Block
+from pgslides.run.copyout import (
     FROM_STDIN_PROBLEM,
     LineCapture,
     is_copy_from_stdin,
     is_copy_to_stdout,
 )
-from generator.database import Session
-from generator.deck import Block
-from generator.outcome import Column, Notice, SqlError, StatementOutcome
-from generator.statements import MetaCommandError, Statement, split_statements
+from pgslides.run.database import Session
+from pgslides.run.statements import MetaCommandError, Statement, split_statements
 
 # psql right-aligns exactly these types (print.c, column_type_alignment).
 NUMERIC_OIDS = frozenset({20, 21, 23, 26, 28, 29, 700, 701, 790, 1700, 5069})

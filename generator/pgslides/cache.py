@@ -10,8 +10,8 @@ import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from generator.deck import Deck
-from generator.outcome import BlockOutcome, DeckOutcome, StatementOutcome
+from pgslides.outcome import BlockOutcome, DeckOutcome, StatementOutcome
+from pgslides.parse.deck import Deck
 
 # Bump when the layout of a cache file changes, so old files are misses, not errors.
 FORMAT = 3
