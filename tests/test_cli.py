@@ -76,7 +76,7 @@ def test_check_good_deck_prints_nothing_and_exits_0(tmp_path: Path, url: str):
     completed = pgslides(tmp_path, "check")
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert completed.stdout == ""
-    assert completed.stderr == "pgslides: 1 deck(s) checked, 0 problem(s)\n"
+    assert completed.stderr == "pgslides: 1 deck checked, 0 problems\n"
     assert not (tmp_path / "site").exists()
 
 
@@ -85,7 +85,7 @@ def test_check_prints_each_failing_block_as_file_line(tmp_path: Path, url: str):
     completed = pgslides(tmp_path, "check")
     assert completed.returncode == 1
     assert completed.stdout.splitlines() == BAD_PROBLEMS
-    assert completed.stderr == "pgslides: 2 deck(s) checked, 3 problem(s)\n"
+    assert completed.stderr == "pgslides: 2 decks checked, 3 problems\n"
     assert "Traceback" not in completed.stderr
     assert not (tmp_path / "site").exists()
 
@@ -95,7 +95,7 @@ def test_check_named_decks_only(tmp_path: Path, url: str):
     completed = pgslides(tmp_path, "check", "slides/good.md")
     assert completed.returncode == 0
     assert completed.stdout == ""
-    assert completed.stderr == "pgslides: 1 deck(s) checked, 0 problem(s)\n"
+    assert completed.stderr == "pgslides: 1 deck checked, 0 problems\n"
 
 
 def test_check_bad_option_names_file_and_line(tmp_path: Path, url: str):
@@ -131,7 +131,7 @@ def test_check_without_config_file_says_so(tmp_path: Path):
     completed = pgslides(tmp_path, "check")
     assert completed.returncode == 2
     assert completed.stdout == ""
-    assert completed.stderr == "pgslides: Config file 'mkdocs.yml' does not exist.\n"
+    assert completed.stderr == "pgslides: cannot read mkdocs.yml: No such file or directory\n"
 
 
 def test_check_server_refusing_to_create_the_deck_database_is_one_line(tmp_path: Path, url: str):
@@ -189,9 +189,9 @@ def test_build_uses_the_cache_and_refresh_runs_again(tmp_path: Path, url: str):
     second = pgslides(tmp_path, "build")
     refreshed = pgslides(tmp_path, "build", "--refresh")
     assert [c.returncode for c in (first, second, refreshed)] == [0, 0, 0]
-    assert "pgslides: 1 decks: 1 run, 0 cached" in first.stderr
-    assert "pgslides: 1 decks: 0 run, 1 cached" in second.stderr
-    assert "pgslides: 1 decks: 1 run, 0 cached" in refreshed.stderr
+    assert "pgslides: 1 deck: 1 run, 0 cached" in first.stderr
+    assert "pgslides: 1 deck: 0 run, 1 cached" in second.stderr
+    assert "pgslides: 1 deck: 1 run, 0 cached" in refreshed.stderr
     assert (tmp_path / "site" / "deck.html").exists()
 
 

@@ -104,7 +104,7 @@ def test_first_slide_may_start_with_a_separator():
     assert deck.slides[0].number == 1
 
 
-def test_notes_belong_to_their_slide_and_blocks_in_notes_never_run():
+def test_notes_belong_to_their_slide_and_blocks_in_notes_run_there():
     deck = parse(
         """
         # One
@@ -113,7 +113,7 @@ def test_notes_belong_to_their_slide_and_blocks_in_notes_never_run():
         Say *hello*.
 
         ```sql exec
-        SELECT 'not live';
+        SELECT 'a backup query';
         ```
 
         ---
@@ -124,8 +124,14 @@ def test_notes_belong_to_their_slide_and_blocks_in_notes_never_run():
     one, two = deck.slides
     assert one.notes is not None
     assert one.notes.startswith("Say *hello*.")
-    assert "SELECT 'not live';" in one.notes
-    assert deck.blocks == ()
+    # A block in the notes is live: it runs in file order and renders in the notes.
+    (block,) = deck.blocks
+    assert block.in_notes
+    assert block.sql == "SELECT 'a backup query';\n"
+    assert one.notes_blocks == (block,)
+    assert one.blocks == ()
+    assert 'pgslides block="0"' in (one.notes_markdown or "")
+    assert "pgslides" not in one.markdown
     assert two.notes is None
 
 
@@ -172,7 +178,7 @@ def test_blocks_are_numbered_in_file_order_across_slides():
     [
         (
             "sql exec sesion=bob",
-            "unknown option 'sesion'; valid options: session, show, expect, rows, format, timeout, title, grace, prompt",
+            "unknown option 'sesion'; did you mean 'session'? valid options: session, show, expect, rows, format, timeout, title, grace, prompt",
         ),
         (
             "sql exec show=all",
@@ -214,7 +220,7 @@ def test_option_errors_name_file_line_and_choices(info: str, message: str):
 
 def test_unclosed_live_block_names_its_opening_line():
     with pytest.raises(
-        DeckError, match=r"^slides/deck.md:3: live block is never closed: no ``` below it$"
+        DeckError, match=r"^slides/deck.md:3: live block is never closed: no ``` line below it$"
     ):
         parse("# A\n\n```sql exec\nSELECT 1;\n")
 
@@ -225,14 +231,14 @@ def test_unclosed_live_block_names_its_opening_line():
         (
             "sql:\n  setpu: [a.sql]\n",
             3,
-            "unknown sql setting 'setpu'; valid settings: setup, timezone, isolation, max_rows, statement_timeout, prompt",
+            "unknown sql setting 'setpu'; did you mean 'setup'? valid sql settings: setup, timezone, isolation, max_rows, statement_timeout, prompt",
         ),
         (
             "sql:\n  isolation: cluster\n",
             3,
-            "bad value 'cluster' for isolation; valid choices: database, schema, none",
+            "bad value 'cluster' for sql setting isolation; valid choices: database, schema, none",
         ),
-        ("sql:\n  setup: 3\n", 3, "'setup' must be a list of SQL file paths relative to the deck"),
+        ("sql:\n  setup: 3\n", 3, "bad value 3 for sql setting setup; expected a list of SQL file paths relative to the deck"),
         ("sql: [1]\n", 2, "'sql' must be a mapping"),
         (
             "title: [unclosed\n",

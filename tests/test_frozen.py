@@ -61,10 +61,10 @@ def test_a_cached_build_contacts_no_server_and_writes_identical_pages(built: Pat
     assert completed.returncode == 0, completed.stderr
     assert (built / "site" / "deck.html").read_bytes() == before
     summary = [
-        m for m in log_messages(completed.stderr, "INFO") if m.startswith("pgslides: 1 decks")
+        m for m in log_messages(completed.stderr, "INFO") if m.startswith("pgslides: 1 deck")
     ]
     assert len(summary) == 1
-    assert summary[0].startswith("pgslides: 1 decks: 0 run, 1 cached, ")
+    assert summary[0].startswith("pgslides: 1 deck: 0 run, 1 cached, ")
 
 
 def test_refresh_runs_the_decks_again(built: Path):

@@ -260,7 +260,8 @@ def test_block_not_ending_as_expected_fails_the_build(
 
 def deck_seconds(plugin: PgSlidesPlugin, src_uri: str = "deck.md") -> float:
     """How long the build spent running one deck (its database made and dropped included)."""
-    return plugin.results[src_uri].seconds
+    assert plugin.build is not None
+    return plugin.build.results[src_uri].seconds
 
 
 def test_block_timeout_cancels_a_long_statement(tmp_path: Path, url: str):

@@ -11,7 +11,7 @@ import pytest
 from pgslides.drift import statement_difference
 from pgslides.outcome import StatementOutcome
 from pgslides.parse.deck import DeckError, parse_deck
-from pgslides.render import html as render
+from pgslides import render
 from pgslides.run.database import DeckDatabase, Server, SessionSettings
 from pgslides.run.execute import RunLimits, SetupFile
 from pgslides.run.runner import Runner, RunSettings
@@ -127,7 +127,7 @@ def test_the_cache_is_found_from_another_working_directory(tmp_path: Path, pg_se
         [str(BIN / "mkdocs"), "build", "--strict", "-f", str(site.config_file)], tmp_path
     )
     assert elsewhere.returncode == 0, elsewhere.stderr
-    assert "pgslides: 1 decks: 0 run, 1 cached" in elsewhere.stderr
+    assert "pgslides: 1 deck: 0 run, 1 cached" in elsewhere.stderr
     assert [p.name for p in (site.root / ".pgslides-cache").iterdir()] == ["deck.md.json"]
 
 
@@ -197,7 +197,7 @@ def test_check_reports_a_session_left_in_a_transaction(tmp_path: Path, pg_server
 
 
 def test_a_deck_statement_timeout_of_zero_is_refused():
-    with pytest.raises(DeckError, match=r"^d.md:3: bad value '0s' for statement_timeout"):
+    with pytest.raises(DeckError, match=r"^d.md:3: bad value '0s' for sql setting statement_timeout"):
         parse_deck("---\nsql:\n  statement_timeout: 0s\n---\n", "d.md")
 
 

@@ -20,7 +20,8 @@ from markupsafe import Markup
 
 from pgslides.outcome import BlockOutcome, Column, StatementOutcome
 from pgslides.parse.deck import parse_deck, read_deck
-from pgslides.render import html as render
+from pgslides import render
+from pages import convert
 from pgslides.run.database import DeckDatabase, Server, SessionSettings
 from pgslides.run.execute import RunLimits
 from pgslides.run.timeline import run_deck
@@ -149,12 +150,8 @@ def test_deck_page_wraps_slides_and_notes_and_places_blocks():
     )
     markdown = render.deck_markdown(deck)
     assert markdown.count("<!--pgslides:slide ") == 2
-    # What MkDocs' Markdown makes of it: comments pass through untouched.
-    html = (
-        "<!--pgslides:slide 1-->\n<h1>One</h1>\n<!--pgslides:block 0-->\n"
-        "<!--pgslides:notes 1-->\n<p>Say it.</p>\n<!--pgslides:slide 2-->\n<h1>Two &amp; more</h1>\n"
-    )
-    page = render.deck_page(html, deck, {0: Markup("<div data-sql-block>B</div>")})
+    page, problems = convert(deck, {0: Markup("<div data-sql-block>B</div>")})
+    assert problems == []
     assert page == (
         '<section class="slide" id="slide-1" data-line="1" role="region" aria-roledescription="slide" aria-label="1 of 2">\n'
         '<div class="slide-body">\n<h1>One</h1>\n<div data-sql-block>B</div>\n</div>\n'

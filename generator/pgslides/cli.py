@@ -1,4 +1,8 @@
-"""The `pgslides` command: check decks against PostgreSQL without building a site."""
+"""The `pgslides` command: check decks, build the site, print a deck; thin over the build core.
+
+Exit codes: 0 fine, 1 problems in decks (or a failed build), 2 a setup problem (the
+configuration, no server), 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,44 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pgslides import __version__
+from pgslides.errors import DeckError, PgSlidesError, Problem, SetupError
+
+
+@dataclass(frozen=True)
+class Project:
+    """What the command line needs from mkdocs.yml."""
+
+    config_file: Path
+    docs_dir: Path
+    options: dict[str, Any]  # the pgslides plugin's options as written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+    from pgslides.run.runner import stop_on_sigterm
+
+    stop_on_sigterm()
+    try:
+        if args.command == "build":
+            return build_site(Path(args.config_file), args.refresh)
+        if args.command == "pdf":
+            return print_pdf(Path(args.config_file), args.deck, args.output, args.notes)
+        return check_decks(Path(args.config_file), args.decks, args.against_cache)
+    except SetupError as error:
+        print(f"pgslides: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pgslides: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pgslides", description="Markdown slide decks whose SQL runs for real."
     )
@@ -36,148 +71,183 @@ def main(argv: Sequence[str] | None = None) -> int:
     pdf.add_argument("-o", "--output", type=Path, help="default: the deck's name with .pdf")
     pdf.add_argument("--notes", action="store_true", help="print speaker notes under each slide")
     pdf.add_argument("-f", "--config-file", default="mkdocs.yml", help="default: mkdocs.yml")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
-    from pgslides.run.runner import stop_on_sigterm
+    return parser
 
-    stop_on_sigterm()
+
+def read_project(config_file: Path) -> Project:
+    """docs_dir and the pgslides options from mkdocs.yml, read as MkDocs reads YAML (!ENV,
+    INHERIT) but without loading MkDocs' plugins."""
+    from mkdocs.utils.yaml import yaml_load
+
     try:
-        if args.command == "build":
-            return build_site(Path(args.config_file), args.refresh)
-        if args.command == "pdf":
-            return print_pdf(Path(args.config_file), args.deck, args.output, args.notes)
-        return check_decks(Path(args.config_file), args.decks, args.against_cache)
-    except KeyboardInterrupt:
-        print("pgslides: interrupted", file=sys.stderr)
-        return 130
+        with config_file.open(encoding="utf-8") as handle:
+            data = yaml_load(handle) or {}
+    except OSError as error:
+        raise SetupError(f"cannot read {config_file}: {error.strerror}") from None
+    except Exception as error:  # YAML's errors have no common base worth naming
+        raise SetupError(f"{config_file} is not valid YAML: {error}") from None
+    options = _plugin_options(data.get("plugins") or [])
+    if options is None:
+        raise SetupError(f"{config_file} does not use the pgslides plugin; add it under plugins:")
+    docs_dir = config_file.resolve().parent / str(data.get("docs_dir", "docs"))
+    return Project(config_file, docs_dir, options)
+
+
+def _plugin_options(plugins: Any) -> dict[str, Any] | None:
+    entries = plugins.items() if isinstance(plugins, dict) else plugins
+    for entry in entries:
+        if entry == "pgslides":
+            return {}
+        if isinstance(entry, tuple) and entry[0] == "pgslides":
+            return dict(entry[1] or {})
+        if isinstance(entry, dict) and "pgslides" in entry:
+            return dict(entry["pgslides"] or {})
+    return None
 
 
 def check_decks(config_file: Path, decks: list[Path], against_cache: bool = False) -> int:
     """Run decks as a build would and print their problems; 0 when there are none.
 
-    With against_cache, every deck runs afresh and its output is compared with the stored one.
-    """
-    from dataclasses import replace
+    With against_cache, every deck runs afresh and its output is compared with the stored
+    one, which is never overwritten."""
+    from pgslides.build import Build, BuildSettings, count_of
 
-    from pgslides.adapters.mkdocs import load_plugin_config, run_settings
-    from pgslides.run.database import DatabaseError
-    from pgslides.run.runner import Runner, display_path, is_deck_path
-
-    try:
-        docs_dir, config = load_plugin_config(config_file)
-        settings = run_settings(config, config_file.resolve().parent)
-    except Exception as error:  # mkdocs' own errors have no common base worth naming
-        print(f"pgslides: {error}", file=sys.stderr)
-        return 2
+    project = read_project(config_file)
+    settings = BuildSettings.from_options(project.options, config_file.resolve().parent)
     if against_cache:
-        # Run afresh and compare; the stored outcome is the reference, so never overwrite it.
         settings = replace(settings, refresh=True, store=False)
-    paths = decks or sorted(
-        path
-        for path in docs_dir.rglob("*.md")
-        if is_deck_path(path.relative_to(docs_dir).as_posix())
-    )
-    runner = Runner(settings)
+    sources = _sources(project, decks)
+    build = Build(settings)
     try:
-        named = [(path, display_path(path), _docs_path(path, docs_dir)) for path in paths]
-        problems, warnings = _check(runner, named, against_cache)
-    except DatabaseError as error:
-        print(f"pgslides: {error}", file=sys.stderr)
-        return 2
-    finally:
-        runner.close()
-    for problem in problems:
-        print(runner.mask(problem))
-    for warning in warnings:
-        print(f"warning: {runner.mask(warning)}")
-    print(f"pgslides: {len(paths)} deck(s) checked, {len(problems)} problem(s)", file=sys.stderr)
-    return 1 if problems else 0
-
-
-def _docs_path(path: Path, docs_dir: Path) -> str:
-    try:
-        return path.resolve().relative_to(docs_dir.resolve()).as_posix()
-    except ValueError:
-        return ""
-
-
-def _check(
-    runner: Any, paths: list[tuple[Path, str, str]], against_cache: bool
-) -> tuple[list[str], list[str]]:
-    """(problems, warnings) of the decks; raises DatabaseError when no server can be had."""
-    from pgslides.cache import UnreadableCacheError
-    from pgslides.drift import unordered_results
-    from pgslides.parse.deck import DeckError, read_deck
-    from pgslides.run.database import DatabaseError
-    from pgslides.run.runner import DeckResult, deck_report
-
-    problems: list[str] = []
-    warnings: list[str] = []  # worth fixing, not a failure: slides that will not fit, order
-    decks = []
-    stored = {}
-    for path, shown, source in paths:
-        try:
-            deck = read_deck(path, shown, source)
-            decks.append((deck, path))
-            if against_cache:
-                stored[deck.path] = runner.stored(deck, path)
-        except (DeckError, UnreadableCacheError) as error:
-            problems.append(str(error))
-    results = runner.outcomes(decks)
-    for deck, _path in decks:
-        result = results[deck.path]
-        if isinstance(result, DatabaseError):
-            raise result
-        if not isinstance(result, DeckResult):
-            problems.append(str(result))
-            continue
-        deck_problems, deck_warnings = deck_report(deck, result)
-        problems.extend(deck_problems)
-        warnings.extend(deck_warnings)
+        stored = _stored(build, sources) if against_cache else {}
+        build.prepare(sources)
+        problems = [problem for source in sources for problem in build.problems(source.src_uri)]
         if against_cache:
-            problems.extend(_drift(deck, stored.get(deck.path), result.outcome))
-            warnings.extend(unordered_results(deck, result.outcome))
-    return problems, warnings
+            problems += _drift(build, stored)
+    finally:
+        build.close()
+    for problem in problems:
+        prefix = "warning: " if problem.severity == "warning" else ""
+        print(f"{prefix}{problem}")
+    errors = sum(problem.severity == "error" for problem in problems)
+    print(
+        f"pgslides: {count_of(len(sources), 'deck')} checked, {count_of(errors, 'problem')}",
+        file=sys.stderr,
+    )
+    return 1 if errors else 0
+
+
+def _sources(project: Project, decks: list[Path]) -> list[Any]:
+    from pgslides.build import DeckSource
+    from pgslides.run.runner import is_deck_path
+
+    docs = project.docs_dir.resolve()
+    paths = decks or sorted(
+        path for path in docs.rglob("*.md") if is_deck_path(path.relative_to(docs).as_posix())
+    )
+    sources = []
+    for path in paths:
+        try:
+            src_uri = path.resolve().relative_to(docs).as_posix()
+        except ValueError:
+            src_uri = ""  # a deck outside docs_dir: checked, but it has no page
+        sources.append(DeckSource(src_uri or str(path), path))
+    return sources
+
+
+def _stored(build: Any, sources: list[Any]) -> dict[str, Any]:
+    """The stored outcome of each deck as it is now, read before anything runs."""
+    from pgslides.cache import UnreadableCacheError
+    from pgslides.parse.deck import read_deck
+    from pgslides.run.runner import display_path
+
+    stored = {}
+    for source in sources:
+        try:
+            deck = read_deck(source.path, display_path(source.path), source.src_uri)
+            stored[source.src_uri] = build.runner.stored(deck, source.path)
+        except (DeckError, UnreadableCacheError):
+            continue  # the run reports it
+    return stored
+
+
+def _drift(build: Any, stored: dict[str, Any]) -> list[Problem]:
+    from pgslides.drift import outcome_drift, unordered_results
+
+    problems = []
+    for src_uri, deck in build.decks.items():
+        fresh = build.outcome(src_uri)
+        if fresh is None:
+            continue
+        before = stored.get(src_uri)
+        if before is None:
+            message = "nothing stored for the deck as it is now; build it once first"
+            problems.append(Problem(message, deck.path, 1))
+            continue
+        problems += [Problem(text) for text in outcome_drift(deck, before, fresh)]
+        problems += [Problem(text, severity="warning") for text in unordered_results(deck, fresh)]
+    return problems
 
 
 def build_site(config_file: Path, refresh: bool) -> int:
-    """`mkdocs build`, with PGSLIDES_REFRESH set when every deck must run again."""
-    import subprocess
+    """`mkdocs build` in this process, with the plugin's `refresh` setting when asked."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
 
-    env = dict(os.environ, PGSLIDES_REFRESH="1") if refresh else None
-    command = [sys.executable, "-m", "mkdocs", "build", "-f", str(config_file)]
-    return subprocess.run(command, env=env, check=False).returncode
+    _log_as_mkdocs_does()
+    try:
+        config = load_config(str(config_file))
+        plugin = config.plugins.get("pgslides")
+        if plugin is None:
+            raise SetupError(f"{config_file} does not use the pgslides plugin")
+        if refresh:
+            plugin.config["refresh"] = True
+        config.plugins.on_startup(command="build", dirty=False)
+        try:
+            build(config)
+        finally:
+            config.plugins.on_shutdown()
+    except MkDocsException as error:
+        print(f"pgslides: {error}", file=sys.stderr)
+        cause = error.__cause__
+        return 2 if isinstance(cause, SetupError) else 1
+    return 0
 
 
-def _drift(deck: Any, stored: Any, fresh: Any) -> list[str]:
-    from pgslides.drift import outcome_drift
+def _log_as_mkdocs_does() -> None:
+    """MkDocs' own command line sets up its log; building in this process, so do we."""
+    import logging
 
-    if stored is None:
-        return [f"{deck.path}:1: nothing stored for the deck as it is now; build it once first"]
-    return outcome_drift(deck, stored, fresh)
+    from mkdocs.__main__ import ColorFormatter
+
+    logger = logging.getLogger("mkdocs")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(ColorFormatter())
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def print_pdf(config_file: Path, deck: Path, output: Path | None, notes: bool) -> int:
     """Build the site and print one deck's page with the system Chromium."""
-    from pgslides.adapters.mkdocs import load_plugin_config
+    from pgslides.build import count_of
     from pgslides.pdf import PdfError, print_deck
 
     if not deck.is_file():
-        print(f"pgslides: {deck}: no such deck file", file=sys.stderr)
-        return 2
+        raise SetupError(f"{deck}: no such deck file")
     output = output or Path(deck.stem + ".pdf")
+    project = read_project(config_file)
     try:
-        docs_dir, _config = load_plugin_config(config_file)
-        pages = print_deck(config_file, docs_dir, deck, output, notes)
+        pages = print_deck(config_file, project.docs_dir, deck, output, notes)
     except PdfError as error:
         print(f"pgslides: {error}", file=sys.stderr)
         return 1
-    except Exception as error:  # mkdocs' configuration errors have no common base worth naming
-        print(f"pgslides: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote {output}: {pages} page{'s' if pages != 1 else ''}")
+    print(f"wrote {output}: {count_of(pages, 'page')}")
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+__all__ = ["PgSlidesError", "main"]

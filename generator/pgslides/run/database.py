@@ -23,12 +23,14 @@ from psycopg2 import sql
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from pgslides.errors import SetupError
+
 ISOLATIONS = ("database", "schema", "none")
 DATABASE_PREFIX = "pgslides_"
 APPLICATION_NAME = "pgslides"
 
 
-class DatabaseError(Exception):
+class DatabaseError(SetupError):
     """A setup problem (server unreachable, missing privilege): one sentence that names the fix."""
 
 

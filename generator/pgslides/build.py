@@ -1,0 +1,233 @@
+"""The build façade both adapters call: prepare (parse and run every deck), then per page
+(Markdown in, HTML out), then finish and close. It imports no MkDocs module.
+
+A Build lives as long as its settings: under `mkdocs serve` one Build (and its embedded
+server) serves every rebuild, and `prepare` starts each rebuild from a clean slate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pgslides.errors import DeckError, Problem, SetupError
+from pgslides.outcome import DeckOutcome
+from pgslides.parse.deck import Deck, read_deck
+from pgslides.render import deck_markdown, deck_page, problem_box, render_deck_blocks
+from pgslides.render.page import PageBlocks, placeholder_fence
+from pgslides.run.database import DatabaseError
+from pgslides.run.runner import DeckResult, Runner, RunSettings, deck_report, display_path
+from pgslides.settings import PLUGIN_OPTIONS, validate
+from pgslides.sitecheck import password_problem
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """The plugin options (mkdocs.yml, or the command line), validated."""
+
+    database_url: str = ""
+    isolation: str = "database"
+    statement_timeout_ms: int = 10_000
+    max_rows: int = 20
+    on_error: str = "fail"
+    jobs: int = 0
+    cache_dir: Path | None = None  # None: no result cache
+    refresh: bool = False  # run every deck even when its stored outcome is current
+    store: bool = True  # write outcomes to the cache (a drift check must not)
+    serving: bool = False  # `mkdocs serve`: problems show on the page, never stop it
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], project_dir: Path) -> BuildSettings:
+        """Settings from raw plugin options; SetupError names a bad one."""
+        values, errors = validate(PLUGIN_OPTIONS, options)
+        if errors:
+            raise SetupError(f"pgslides: {errors[0][1]}")
+        cache_dir = values["cache_dir"]
+        return cls(
+            database_url=values["database_url"],
+            isolation=values["isolation"],
+            statement_timeout_ms=values["statement_timeout"],
+            max_rows=values["max_rows"],
+            on_error=values["on_error"],
+            jobs=values["jobs"],
+            cache_dir=project_dir / cache_dir if cache_dir else None,
+            refresh=values["refresh"],
+        )
+
+    def run_settings(self) -> RunSettings:
+        return RunSettings(
+            database_url=self.database_url,
+            isolation=self.isolation,
+            statement_timeout_ms=self.statement_timeout_ms,
+            max_rows=self.max_rows,
+            cache_dir=self.cache_dir,
+            refresh=self.refresh,
+            store=self.store,
+            jobs=self.jobs,
+        )
+
+
+@dataclass(frozen=True)
+class DeckSource:
+    src_uri: str  # its path in the docs directory, e.g. talk.md
+    path: Path  # the file on disk
+
+
+@dataclass(frozen=True)
+class DeckLog:
+    """How one deck was had, for one log line."""
+
+    path: str
+    blocks: int
+    seconds: float
+    cached: bool
+    reason: str | None = None  # why it ran, when the runner says
+
+    def __str__(self) -> str:
+        how = "cached" if self.cached else f"run: {self.reason}" if self.reason else "run"
+        return f"{self.path}: {count_of(self.blocks, 'block')}, {self.seconds:.2f} s, {how}"
+
+
+@dataclass
+class Page:
+    """What a page hook hands back: the new text, and what to report about it."""
+
+    text: str
+    problems: list[Problem] = field(default_factory=list)
+
+
+class Build:
+    def __init__(self, settings: BuildSettings) -> None:
+        self.settings = settings
+        self.runner = Runner(settings.run_settings())
+        self.decks: dict[str, Deck] = {}  # by src_uri, parsed this build
+        self.failed: dict[str, Problem] = {}  # decks that cannot be shown at all
+        self.results: dict[str, DeckResult] = {}
+        self._page: PageBlocks | None = None  # the deck page being converted now
+        self._started = time.perf_counter()
+
+    # --- prepare ---------------------------------------------------------------------------
+
+    def prepare(self, sources: list[DeckSource]) -> list[DeckLog]:
+        """Parse and run (or find in the cache) every deck at once, before any page.
+
+        Raises SetupError when no server can be had: nothing can be built then."""
+        self._started = time.perf_counter()
+        self.decks.clear()
+        self.failed.clear()
+        self.results.clear()
+        by_path: dict[str, str] = {}
+        items = []
+        for source in sources:
+            try:
+                deck = read_deck(source.path, display_path(source.path), source.src_uri)
+            except DeckError as error:
+                self.failed[source.src_uri] = error.problem
+                continue
+            self.decks[source.src_uri] = deck
+            by_path[deck.path] = source.src_uri
+            items.append((deck, source.path))
+        logs = []
+        for path, result in self.runner.outcomes(items).items():
+            src_uri = by_path[path]
+            if isinstance(result, DatabaseError):
+                raise SetupError(self.mask(str(result))) from None
+            if isinstance(result, DeckError):
+                self.failed[src_uri] = result.problem
+            elif isinstance(result, Exception):
+                self.failed[src_uri] = Problem(self.mask(str(result)))
+            else:
+                self.results[src_uri] = result
+                blocks = len(self.decks[src_uri].blocks)
+                reason = getattr(result, "run_reason", None)
+                logs.append(DeckLog(path, blocks, result.seconds, result.cached, reason))
+        return logs
+
+    def is_deck(self, src_uri: str) -> bool:
+        return src_uri in self.decks or src_uri in self.failed
+
+    def outcome(self, src_uri: str) -> DeckOutcome | None:
+        result = self.results.get(src_uri)
+        return None if result is None else result.outcome
+
+    # --- per page ----------------------------------------------------------------------------
+
+    def problems(self, src_uri: str) -> list[Problem]:
+        """A deck's problems (what fails a build) and warnings (what is worth fixing)."""
+        failed = self.failed.get(src_uri)
+        if failed is not None:
+            return [failed]
+        deck = self.decks[src_uri]
+        problems, warnings = deck_report(deck, self.results[src_uri])
+        found = [Problem(self.mask(text)) for text in problems]
+        found += [replace(w, message=self.mask(w.message)) for w in deck.warnings]
+        found += [Problem(self.mask(text), severity="warning") for text in warnings]
+        return found
+
+    def page_markdown(self, src_uri: str, markdown: str) -> Page:
+        """A deck page's Markdown for the parser, and the deck's problems and warnings."""
+        failed = self.failed.get(src_uri)
+        if failed is not None:
+            box = problem_box("pgslides could not build this deck", str(failed))
+            return Page(f"{box}\n\n{markdown}", [failed])
+        deck = self.decks[src_uri]
+        outcome = self.results[src_uri].outcome
+        self._page = PageBlocks(deck, render_deck_blocks(deck, outcome))
+        return Page(deck_markdown(deck), self.problems(src_uri))
+
+    def format_fence(
+        self, src: str, language: str, class_name: str, options: Any, md: Any, **kwargs: Any
+    ) -> str:
+        """SuperFences formatter for the placeholder fences of live blocks."""
+        return placeholder_fence(self._page, src, options)
+
+    def page_html(self, src_uri: str, html: str) -> Page:
+        """The parser's HTML of a deck page, cut into slides."""
+        deck = self.decks.get(src_uri)
+        page, self._page = self._page, None
+        if deck is None or page is None or src_uri not in self.results:
+            return Page(html)
+        text, problems = deck_page(html, deck)
+        return Page(text, page.problems() + problems)
+
+    # --- finish --------------------------------------------------------------------------------
+
+    def fails(self, problem: Problem) -> bool:
+        """Whether a problem stops the build (it is always shown on the page)."""
+        return (
+            problem.severity == "error"
+            and self.settings.on_error == "fail"
+            and not self.settings.serving
+        )
+
+    def finish(self, site_dir: Path | None) -> tuple[str | None, list[Problem]]:
+        """The summary line, and problems of the built site (a password in it)."""
+        problems = []
+        if site_dir is not None and self.settings.database_url:
+            found = password_problem(site_dir, self.settings.database_url)
+            if found is not None:
+                problems.append(found)
+        if not self.results:
+            return None, problems
+        ran = sum(not result.cached for result in self.results.values())
+        cached = len(self.results) - ran
+        seconds = time.perf_counter() - self._started
+        summary = (
+            f"{count_of(len(self.results), 'deck')}: {ran} run, {cached} cached, {seconds:.2f} s"
+        )
+        return summary, problems
+
+    def mask(self, text: str) -> str:
+        return self.runner.mask(text)
+
+    def close(self) -> None:
+        """Stop the embedded server if this build started it; safe to call twice."""
+        self.runner.close()
+
+
+def count_of(n: int, noun: str) -> str:
+    """'1 deck', '2 decks'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

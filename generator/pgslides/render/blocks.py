@@ -1,0 +1,149 @@
+"""Live blocks → HTML: source, each statement's outcome, prompts, waits and late results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from markupsafe import Markup
+
+from pgslides.outcome import BlockOutcome, DeckOutcome, LateOutcome, StatementOutcome
+from pgslides.parse.deck import Block, Deck
+from pgslides.render.statement import render_statement
+from pgslides.render.templating import highlight_sql, render_template
+from pgslides.run.statements import MetaCommandError, Statement, split_statements
+
+_STATE_LABELS = {"idle": "idle", "open": "in a transaction", "failed": "in a failed transaction"}
+
+
+def columns_html(blocks: list[Block], rendered: Mapping[int, Markup]) -> Markup:
+    """Blocks side by side: a column per session in order of appearance, a row per block."""
+    # A hidden block shows nothing; it takes no row (and its session no column) either.
+    blocks = [block for block in blocks if rendered.get(block.index)]
+    sessions = list(dict.fromkeys(block.options.session for block in blocks))
+    cells = [
+        {
+            "column": sessions.index(block.options.session) + 1,
+            "row": row,
+            "html": rendered.get(block.index, Markup("")),
+        }
+        for row, block in enumerate(blocks, start=2)
+    ]
+    return render_template("columns.html", sessions=sessions, cells=cells)
+
+
+def render_deck_blocks(deck: Deck, outcome: DeckOutcome) -> dict[int, Markup]:
+    """Every live block of a deck, by index, with late results placed where they finished."""
+    late_of = {late.block_index: late for block in outcome.blocks for late in block.late}
+    return {
+        block.index: render_block(
+            block,
+            outcome.blocks[block.index],
+            prompt_default=deck.settings.prompt,
+            blocks=deck.blocks,
+            late_of=late_of,
+        )
+        for block in deck.blocks
+    }
+
+
+def render_block(
+    block: Block,
+    outcome: BlockOutcome | None,
+    *,
+    prompt_default: bool = False,
+    blocks: tuple[Block, ...] = (),
+    late_of: Mapping[int, LateOutcome] | None = None,
+) -> Markup:
+    """A live block's HTML: source and/or outcomes as its `show` option says."""
+    options = block.options
+    problem = outcome.problem if outcome is not None else None
+    if options.show == "none" and problem is None and not (outcome and outcome.late):
+        return Markup("")
+    statements = outcome.statements if outcome is not None else ()
+    prompt = options.prompt if options.prompt is not None else prompt_default
+    prompt = prompt and options.show in ("both", "source")
+    waiting_for = outcome.waiting_for if outcome is not None else None
+    entries = _entries(block, statements, prompt, late_of or {})
+    lates = [_late_view(late, blocks) for late in (outcome.late if outcome else ())]
+    return render_template(
+        "block.html",
+        session=options.session,
+        line=block.line,
+        show=options.show,
+        title=options.title,
+        show_source=options.show in ("both", "source"),
+        show_result=options.show in ("both", "result") or problem is not None,
+        prompt=prompt,
+        source_html=highlight_sql(block.sql) if not prompt else "",
+        entries=entries,
+        waiting_for=", ".join(waiting_for) if waiting_for else None,
+        lates=lates,
+        problem=problem,
+        problem_label="Not as expected:" if options.expect != "ok" else "Unexpected error:",
+    )
+
+
+def _entries(
+    block: Block,
+    statements: tuple[StatementOutcome, ...],
+    prompt: bool,
+    late_of: Mapping[int, LateOutcome],
+) -> list[dict[str, Any]]:
+    """One entry per statement: its prompt line (with prompt=true) and its output."""
+    entries = [
+        {
+            **(
+                _prompt_view(block.options.session, statement.sql, statement.transaction)
+                if prompt
+                else {}
+            ),
+            "output": render_statement(statement, block.options.format, block.options.expect),
+        }
+        for statement in statements
+    ]
+    if prompt:
+        # Statements still to come (the block waits): their source, with the prompt they had.
+        texts = [s.text for s in _split(block.sql)]
+        late = late_of.get(block.index)
+        pending = list(late.statements) if late is not None else []
+        for index, text in enumerate(texts[len(statements) :]):
+            state = pending[index].transaction if index < len(pending) else "open"
+            entries.append({**_prompt_view(block.options.session, text, state), "output": ""})
+    return entries
+
+
+def _prompt_view(session: str, sql: str, transaction: str) -> dict[str, Any]:
+    marker = {"idle": "", "open": "*", "failed": "!"}.get(transaction, "")
+    return {
+        "prompt": f"{session}={marker}>",
+        "state_label": _STATE_LABELS.get(transaction, "idle"),
+        "source_html": highlight_sql(sql.rstrip() + ";"),
+    }
+
+
+def _late_view(late: LateOutcome, blocks: tuple[Block, ...]) -> dict[str, Any]:
+    origin = blocks[late.block_index] if late.block_index < len(blocks) else None
+    fmt = origin.options.format if origin is not None else "table"
+    expect = origin.options.expect if origin is not None else "ok"
+    first = late.statements[0] if late.statements else None
+    summary = ""
+    if first is not None:
+        summary = first.error.summary().splitlines()[0] if first.error else first.status or ""
+    # The label already says a bare command tag: show the first statement only if it has more.
+    shown = list(late.statements)
+    if first is not None and first.error is None and first.columns is None and not first.notices:
+        shown = shown[1:]
+    return {
+        "session": late.session,
+        "line": late.line,
+        "summary": summary,
+        "outputs": [render_statement(s, fmt, expect) for s in shown],
+    }
+
+
+def _split(sql: str) -> list[Statement]:
+    try:
+        return split_statements(sql)
+    except MetaCommandError:
+        return []

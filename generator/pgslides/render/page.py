@@ -1,0 +1,164 @@
+"""A deck's page: its Markdown for the Markdown parser, live blocks handed to the parser's
+fences, and the parser's HTML cut into slides.
+
+Live blocks reach the page through the Markdown parser itself: each is a placeholder fence
+(```pgslides block="N"), a SuperFences custom fence whose formatter returns the block's
+HTML, so a block renders wherever Markdown puts its fence (an admonition, a list item, tabs,
+speaker notes). Only slide and notes boundaries are marked, with HTML comments at the top
+level of the page, which the parser passes through; deck_page checks that every one of them
+came back and that no marker text is left anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from pgslides.errors import Problem
+from pgslides.parse.deck import PLACEHOLDER, Block, Deck
+from pgslides.render.blocks import columns_html
+from pgslides.render.templating import render_template, trusted
+
+_MARKER = re.compile(r"<!--pgslides:(?P<kind>slide|notes) (?P<number>\d+)-->\n?")
+# Any trace of a marker, escaped or not: none may reach a page.
+MARKER_TEXT = re.compile(r"pgslides:(?:slide|notes|block|columns)\b")
+
+
+def deck_markdown(deck: Deck) -> str:
+    """The deck as Markdown for the parser: slide and notes markers at the top level."""
+    pieces = []
+    for slide in deck.slides:
+        pieces.append(f"\n<!--pgslides:slide {slide.number}-->\n\n")
+        pieces.append(_with_newline(slide.markdown))
+        if slide.notes_markdown is not None:
+            pieces.append(f"\n<!--pgslides:notes {slide.number}-->\n\n")
+            pieces.append(_with_newline(slide.notes_markdown))
+    return "".join(pieces)
+
+
+def _with_newline(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
+
+
+class PageBlocks:
+    """One page's rendered live blocks, handed out as the Markdown parser meets their fences.
+
+    Counts what it handed out, so a block that Markdown never rendered (its fence inside raw
+    HTML, say) or rendered twice is reported instead of going missing in silence."""
+
+    def __init__(self, deck: Deck, rendered: Mapping[int, Markup]) -> None:
+        self.deck = deck
+        self.rendered = rendered
+        self.used: Counter[int] = Counter()
+        # On a columns slide, a run of blocks is laid out as one grid by its first block.
+        self.grids: dict[int, tuple[Block, ...]] = {}
+        self.in_grid: set[int] = set()
+        for slide in deck.slides:
+            for group in slide.column_groups:
+                self.grids[group[0].index] = group
+                self.in_grid.update(block.index for block in group)
+
+    def html(self, index: int) -> str:
+        self.used[index] += 1
+        if index in self.grids:
+            return str(columns_html(list(self.grids[index]), self.rendered))
+        if index in self.in_grid:
+            return ""
+        return str(self.rendered.get(index, Markup("")))
+
+    def problems(self) -> list[Problem]:
+        found = []
+        for block in self.deck.blocks:
+            count = self.used[block.index]
+            if count == 1:
+                continue
+            where = "never rendered" if count == 0 else f"rendered {count} times"
+            found.append(
+                Problem(
+                    f"live block {where} by Markdown: is its fence inside raw HTML without "
+                    'markdown="1", or indented as code?',
+                    self.deck.path,
+                    block.line,
+                )
+            )
+        return found
+
+
+def fence_validator(
+    language: str, inputs: dict[str, str], options: dict[str, Any], attrs: Any, md: Any
+) -> bool:
+    """SuperFences validator: only the placeholder fences pgslides wrote are ours."""
+    block = inputs.get("block", "")
+    if set(inputs) != {"block"} or not block.isdigit():
+        return False
+    options["block"] = int(block)
+    return True
+
+
+def placeholder_fence(page: PageBlocks | None, source: str, options: Mapping[str, Any]) -> str:
+    """The HTML for a placeholder fence: its block, or the fence's text off a deck page."""
+    if page is None:
+        return f'<pre class="{PLACEHOLDER}"><code>{escape(source)}</code></pre>'
+    return page.html(int(options["block"]))
+
+
+def deck_page(html: str, deck: Deck) -> tuple[str, list[Problem]]:
+    """The parser's HTML of deck_markdown cut into slide sections; problems for markers that
+    did not come back where they were put."""
+    pieces = _MARKER.split(html)
+    head, rest = pieces[0], pieces[1:]
+    bodies: dict[int, str] = {}
+    notes: dict[int, str] = {}
+    order = []
+    for kind, number, text in zip(rest[0::3], rest[1::3], rest[2::3], strict=True):
+        (bodies if kind == "slide" else notes)[int(number)] = text
+        order.append((kind, int(number)))
+    problems = _marker_problems(deck, order, head + "".join(rest[2::3]))
+    total = len(deck.slides)
+    rendered = [
+        render_template(
+            "slide.html",
+            number=slide.number,
+            line=slide.line,
+            total=total,
+            body=trusted(bodies.get(slide.number, "").strip()),
+            notes=None if slide.number not in notes else trusted(notes[slide.number].strip()),
+        )
+        for slide in deck.slides
+    ]
+    return head + "\n".join(rendered) + "\n", problems
+
+
+def _marker_problems(deck: Deck, order: list[tuple[str, int]], text: str) -> list[Problem]:
+    expected = []
+    for slide in deck.slides:
+        expected.append(("slide", slide.number))
+        if slide.notes_markdown is not None:
+            expected.append(("notes", slide.number))
+    if order == expected and not MARKER_TEXT.search(text):
+        return []
+    found = set(order)
+    missing = next((item for item in expected if item not in found), None)
+    slide = deck.slides[(missing[1] if missing else 1) - 1]
+    return [
+        Problem(
+            f"slide {slide.number} could not be cut out of the page: a container (raw HTML, "
+            "a list or an admonition) runs across the --- or ??? line above it",
+            deck.path,
+            slide.line,
+        )
+    ]
+
+
+def deck_index(decks: list[Mapping[str, Any]]) -> Markup:
+    """The table of decks (title, subtitle, slides, url) for an index page."""
+    return render_template("deck_index.html", decks=decks)
+
+
+def problem_box(title: str, message: str) -> Markup:
+    """An error shown on the page itself (mkdocs serve, on_error: warn)."""
+    return render_template("problem.html", title=title, message=message)

@@ -1,0 +1,124 @@
+"""One statement's outcome → HTML: rows as a table or in psql's layouts, tags, notices, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from markupsafe import Markup
+
+from pgslides.outcome import Column, StatementOutcome
+from pgslides.render import textformat
+from pgslides.render.templating import render_template
+
+# Statements whose command tag psql prints under their rows (DML with RETURNING).
+_TAG_AFTER_ROWS = ("INSERT", "UPDATE", "DELETE", "MERGE")
+
+# How text and expanded formats show NULL: psql users' common `\\pset null '∅'`, one
+# character that no empty string or 'NULL' text can be mistaken for.
+TEXT_NULL = "∅"
+
+BOOL_OID = 16
+JSON_OIDS = frozenset({114, 3802})
+_JSON_NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$")
+
+# Control characters other than newline and tab: invalid in HTML, invisible on a slide.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def render_statement(statement: StatementOutcome, fmt: str, expect: str = "ok") -> Markup:
+    """One statement's outcome; an error is marked expected when the block's `expect` names it."""
+    columns = statement.columns
+    rows = [[displayable(value) for value in row] for row in statement.rows]
+    text = ""
+    if columns is not None and fmt != "table":
+        # psql's layouts escape control characters themselves, measuring them as they go.
+        text = format_rows(fmt, columns, [list(row) for row in statement.rows])
+    error = statement.error
+    error_text = ""
+    if error is not None:
+        error_text = textformat.error_text(
+            error.severity,
+            error.message,
+            error.detail,
+            error.hint,
+            error.context,
+            statement.sql,
+            error.position,
+            internal_query=error.internal_query,
+            internal_position=error.internal_position,
+        )
+    expected = error is not None and expect in ("error", error.sqlstate)
+    status = statement.status or ""
+    return render_template(
+        "statement.html",
+        notices=[
+            {"severity": n.severity, "text": displayable(f"{n.severity}:  {n.message}")}
+            for n in statement.notices
+        ],
+        ran=statement.ran,
+        error=error,
+        error_text=displayable(error_text.rstrip("\n")),
+        expected=expected,
+        columns=columns,
+        headers=[displayable(column.name) for column in columns or ()],
+        rows=rows,
+        format=fmt,
+        text=text.rstrip("\n"),
+        footer=textformat.row_count_footer(statement.row_count),
+        more=statement.row_count - len(statement.rows),
+        status=status,
+        status_after_rows=status.split(" ")[0] in _TAG_AFTER_ROWS,
+        copy_output=displayable(statement.copy_output),
+        copy_more=statement.copy_more_lines,
+    )
+
+
+def format_rows(fmt: str, columns: tuple[Column, ...], rows: list[list[str | None]]) -> str:
+    """Rows as psql's aligned text, psql's expanded (\\x) text, or a JSON array of objects."""
+    headers = [column.name for column in columns]
+    numeric = [column.numeric for column in columns]
+    if fmt == "text":
+        return textformat.aligned(headers, numeric, rows, null=TEXT_NULL)
+    if fmt == "expanded":
+        return textformat.expanded(headers, numeric, rows, null=TEXT_NULL)
+    return rows_as_json(columns, rows)
+
+
+def rows_as_json(columns: tuple[Column, ...], rows: list[list[str | None]]) -> str:
+    """A JSON array of objects; numbers and json/jsonb stay exactly as the server wrote them.
+
+    Going through Python floats would turn 1.50 into 1.5 and reorder nothing but lose scale,
+    so such values go in as placeholders and their server text replaces them afterwards.
+    PostgreSQL text cannot contain NUL, so a NUL-delimited placeholder cannot collide.
+    """
+    verbatim: dict[str, str] = {}
+
+    def value_of(column: Column, value: str | None) -> Any:
+        if value is None:
+            return None
+        if column.type_oid == BOOL_OID:
+            return value == "t"
+        if column.type_oid in JSON_OIDS or (column.numeric and _JSON_NUMBER.match(value)):
+            placeholder = f"\x00{len(verbatim)}\x00"
+            verbatim[json.dumps(placeholder)] = value
+            return placeholder
+        return value
+
+    objects = [
+        {col.name: value_of(col, value) for col, value in zip(columns, row, strict=True)}
+        for row in rows
+    ]
+    text = json.dumps(objects, indent=2, ensure_ascii=False)
+    for placeholder, value in verbatim.items():
+        text = text.replace(placeholder, value, 1)
+    return text
+
+
+def displayable(value: str | None) -> str | None:
+    """A value as a slide can show it: control characters written as psql writes them (the
+    executor has already cut values too long for a slide)."""
+    if value is None:
+        return None
+    return _CONTROL.sub(lambda match: textformat.control_escape(match[0]), value)

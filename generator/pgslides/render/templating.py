@@ -1,0 +1,50 @@
+"""Jinja2 templates (autoescape on) and Pygments highlighting: how every piece of HTML is made."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers.sql import PostgresLexer
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("pgslides.render", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=False,
+        keep_trailing_newline=False,
+        auto_reload=False,  # templates ship with the package: no stat per render
+    )
+
+
+def render_template(name: str, **context: Any) -> Markup:
+    """A template's output; autoescape has already escaped every value put into it."""
+    return trusted(_template(name).render(**context).strip())
+
+
+@cache
+def _template(name: str) -> Any:
+    return _environment().get_template(name)
+
+
+def trusted(html: str) -> Markup:
+    # Only for HTML made by autoescaped templates, Pygments (which escapes) or MkDocs' Markdown.
+    return Markup(html)  # noqa: S704
+
+
+def highlight_sql(sql: str) -> Markup:
+    """SQL with Pygments' classes, the ones Material's code blocks are styled by."""
+    lexer, formatter = _highlighter()
+    return trusted(highlight(sql.rstrip("\n"), lexer, formatter).rstrip("\n"))
+
+
+@cache
+def _highlighter() -> tuple[PostgresLexer, HtmlFormatter]:
+    # Made once: an HtmlFormatter builds its whole style table when it is created.
+    return PostgresLexer(), HtmlFormatter(nowrap=True)
