@@ -238,7 +238,11 @@ def test_unclosed_live_block_names_its_opening_line():
             3,
             "bad value 'cluster' for sql setting isolation; valid choices: database, schema, none",
         ),
-        ("sql:\n  setup: 3\n", 3, "bad value 3 for sql setting setup; expected a list of SQL file paths relative to the deck"),
+        (
+            "sql:\n  setup: 3\n",
+            3,
+            "bad value 3 for sql setting setup; expected a list of SQL file paths relative to the deck",
+        ),
         ("sql: [1]\n", 2, "'sql' must be a mapping"),
         (
             "title: [unclosed\n",

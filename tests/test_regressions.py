@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from pgslides import render
 from pgslides.drift import statement_difference
 from pgslides.outcome import StatementOutcome
 from pgslides.parse.deck import DeckError, parse_deck
-from pgslides import render
 from pgslides.run.database import DeckDatabase, Server, SessionSettings
 from pgslides.run.execute import RunLimits, SetupFile
 from pgslides.run.runner import Runner, RunSettings
@@ -197,7 +197,9 @@ def test_check_reports_a_session_left_in_a_transaction(tmp_path: Path, pg_server
 
 
 def test_a_deck_statement_timeout_of_zero_is_refused():
-    with pytest.raises(DeckError, match=r"^d.md:3: bad value '0s' for sql setting statement_timeout"):
+    with pytest.raises(
+        DeckError, match=r"^d.md:3: bad value '0s' for sql setting statement_timeout"
+    ):
         parse_deck("---\nsql:\n  statement_timeout: 0s\n---\n", "d.md")
 
 

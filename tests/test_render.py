@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from markupsafe import Markup
 
+from pages import convert
+from pgslides import render
 from pgslides.outcome import BlockOutcome, Column, StatementOutcome
 from pgslides.parse.deck import parse_deck, read_deck
-from pgslides import render
-from pages import convert
 from pgslides.run.database import DeckDatabase, Server, SessionSettings
 from pgslides.run.execute import RunLimits
 from pgslides.run.timeline import run_deck
