@@ -24,6 +24,9 @@ from pgslides.render.blocks import columns_html
 from pgslides.render.templating import render_template, trusted
 
 _MARKER = re.compile(r"<!--pgslides:(?P<kind>slide|notes) (?P<number>\d+)-->\n?")
+# What Markdown leaves where a placeholder fence rendered nothing (a show=none block, a block
+# laid out in its columns grid): the parser never makes an empty paragraph of its own.
+_EMPTY_PARAGRAPH = re.compile(r"^<p></p>\n?", re.MULTILINE)
 # Any trace of a marker, escaped or not: none may reach a page.
 MARKER_TEXT = re.compile(r"pgslides:(?:slide|notes|block|columns)\b")
 
@@ -109,7 +112,7 @@ def placeholder_fence(page: PageBlocks | None, source: str, options: Mapping[str
 def deck_page(html: str, deck: Deck) -> tuple[str, list[Problem]]:
     """The parser's HTML of deck_markdown cut into slide sections; problems for markers that
     did not come back where they were put."""
-    pieces = _MARKER.split(html)
+    pieces = _MARKER.split(_EMPTY_PARAGRAPH.sub("", html))
     head, rest = pieces[0], pieces[1:]
     bodies: dict[int, str] = {}
     notes: dict[int, str] = {}
