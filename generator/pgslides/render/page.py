@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping
+from html.parser import HTMLParser
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -27,8 +28,10 @@ _MARKER = re.compile(r"<!--pgslides:(?P<kind>slide|notes) (?P<number>\d+)-->\n?"
 # What Markdown leaves where a placeholder fence rendered nothing (a show=none block, a block
 # laid out in its columns grid): the parser never makes an empty paragraph of its own.
 _EMPTY_PARAGRAPH = re.compile(r"^<p></p>\n?", re.MULTILINE)
-# Any trace of a marker, escaped or not: none may reach a page.
-MARKER_TEXT = re.compile(r"pgslides:(?:slide|notes|block|columns)\b")
+# Any trace of a marker or a placeholder fence, escaped or not: none may reach a page.
+MARKER_TEXT = re.compile(r"pgslides:(?:slide|notes|block|columns)\b|pgslides block=")
+# A placeholder fence that Markdown took for text (in an indented code block, say).
+_LEAKED_PLACEHOLDER = re.compile(r"pgslides block=(?:\"|&quot;|&#34;)(?P<index>\d+)")
 
 
 def deck_markdown(deck: Deck) -> str:
@@ -120,7 +123,10 @@ def deck_page(html: str, deck: Deck) -> tuple[str, list[Problem]]:
     for kind, number, text in zip(rest[0::3], rest[1::3], rest[2::3], strict=True):
         (bodies if kind == "slide" else notes)[int(number)] = text
         order.append((kind, int(number)))
-    problems = _marker_problems(deck, order, head + "".join(rest[2::3]))
+    unmarked = head + "".join(rest[2::3])
+    problems = _leak_problems(deck, unmarked) or _marker_problems(
+        deck, order, unmarked, bodies, notes
+    )
     total = len(deck.slides)
     rendered = [
         render_template(
@@ -136,14 +142,33 @@ def deck_page(html: str, deck: Deck) -> tuple[str, list[Problem]]:
     return head + "\n".join(rendered) + "\n", problems
 
 
-def _marker_problems(deck: Deck, order: list[tuple[str, int]], text: str) -> list[Problem]:
+def _leak_problems(deck: Deck, html: str) -> list[Problem]:
+    blocks = deck.blocks
+    return [
+        Problem(
+            "live block shows as text, not as its outcome: Markdown took its fence for "
+            "something else (indented as code? inside inline code?)",
+            deck.path,
+            blocks[int(match["index"])].line if int(match["index"]) < len(blocks) else None,
+        )
+        for match in _LEAKED_PLACEHOLDER.finditer(html)
+    ]
+
+
+def _marker_problems(
+    deck: Deck,
+    order: list[tuple[str, int]],
+    text: str,
+    bodies: Mapping[int, str],
+    notes: Mapping[int, str],
+) -> list[Problem]:
     expected = []
     for slide in deck.slides:
         expected.append(("slide", slide.number))
         if slide.notes_markdown is not None:
             expected.append(("notes", slide.number))
     if order == expected and not MARKER_TEXT.search(text):
-        return []
+        return _balance_problems(deck, bodies, notes)
     found = set(order)
     missing = next((item for item in expected if item not in found), None)
     slide = deck.slides[(missing[1] if missing else 1) - 1]
@@ -155,6 +180,53 @@ def _marker_problems(deck: Deck, order: list[tuple[str, int]], text: str) -> lis
             slide.line,
         )
     ]
+
+
+def _balance_problems(
+    deck: Deck, bodies: Mapping[int, str], notes: Mapping[int, str]
+) -> list[Problem]:
+    """A slide whose HTML opens what it does not close (or the reverse): a raw HTML block
+    that runs across a --- or ??? line, which the slide cut would tear apart."""
+    return [
+        Problem(
+            f"slide {slide.number} is cut through an HTML element: a raw HTML block (a <div>, "
+            "say) runs across the --- or ??? line; close it on the slide that opens it",
+            deck.path,
+            slide.line,
+        )
+        for slide in deck.slides
+        if not _balanced(bodies.get(slide.number, "")) or not _balanced(notes.get(slide.number, ""))
+    ]
+
+
+class _TagBalance(HTMLParser):
+    VOID = frozenset(
+        "area base br col embed hr img input link meta source track wbr".split()  # noqa: SIM905
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.broken = False
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.VOID:
+            return
+        if not self.open or self.open[-1] != tag:
+            self.broken = True
+            return
+        self.open.pop()
+
+
+def _balanced(html: str) -> bool:
+    checker = _TagBalance()
+    checker.feed(html)
+    checker.close()
+    return not checker.broken and not checker.open
 
 
 def deck_index(decks: list[Mapping[str, Any]]) -> Markup:
