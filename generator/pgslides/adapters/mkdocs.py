@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         if not self.config.enabled:
             return config
         settings = run_settings(self.config, Path(config.config_file_path or ".").parent)
+        settings = replace(settings, keep_failed=self.serving)  # serve: failed decks wait for edits
         if self.runner is None or self.runner.settings != settings:
             self._close_runner()
             self.runner = Runner(settings)
@@ -166,9 +168,8 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         for path, result in self.runner.outcomes(items).items():
             self.results[by_path[path]] = result
             if isinstance(result, DeckResult):
-                how = "cached" if result.cached else "run"
                 blocks = len(self.decks[by_path[path]].blocks)
-                log.info(f"{path}: {blocks} blocks, {result.seconds:.2f} s, {how}")
+                log.info(f"{path}: {blocks} blocks, {result.seconds:.2f} s, {result.how}")
 
     def _mask(self, message: str) -> str:
         return self.runner.mask(message) if self.runner is not None else message
