@@ -93,10 +93,9 @@ class DeckResult:
 
 @dataclass(frozen=True)
 class _Unreachable:
-    """The configured server, when it cannot say who it is: what it is, and why."""
+    """The configured server, when it cannot say who it is: what it is, as a log may name it."""
 
     label: str
-    reason: str
 
 
 _BAD_TIMEZONE = 'invalid value for parameter "TimeZone"'
@@ -270,21 +269,20 @@ class Runner:
             if self._embedded_version is None:
                 try:
                     self._embedded_version = embedded_version()
-                except DatabaseError as error:
-                    return _Unreachable("the embedded PostgreSQL", str(error))
+                except DatabaseError:
+                    return _Unreachable("the embedded PostgreSQL")
             return ServerIdentity(kind="embedded", version=self._embedded_version)
+        server = self._server or server_from_url(url)  # a URL that does not parse: DatabaseError
         try:
-            server = self._server or server_from_url(url)
             conn = connect(server, None, timeout_s=PROBE_TIMEOUT_S)
-        except DatabaseError as error:
-            label = server_from_url(url).label if "://" in url else "database_url"
-            return _Unreachable(label, str(error))
+        except DatabaseError:
+            return _Unreachable(server.label)  # refused, timed out, or refused us: frozen
         try:
             with conn.cursor() as cur:
                 cur.execute("SHOW server_version")
                 version = cur.fetchone()[0]
-        except Exception as error:  # a server that accepts and then fails: not usable
-            return _Unreachable(server.label, mask_password(str(error), server))
+        except Exception:  # a server that accepts and then fails is no server to run on
+            return _Unreachable(server.label)
         finally:
             conn.close()
         return self._url_identity(version)
