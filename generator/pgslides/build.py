@@ -67,6 +67,7 @@ class BuildSettings:
             refresh=self.refresh,
             store=self.store,
             jobs=self.jobs,
+            keep_failed=self.serving,  # a failing deck is not re-run by every rebuild
         )
 
 
@@ -83,12 +84,10 @@ class DeckLog:
     path: str
     blocks: int
     seconds: float
-    cached: bool
-    reason: str | None = None  # why it ran, when the runner says
+    how: str  # `cached`, `run: server changed (18.6 → 15.20)`, ...
 
     def __str__(self) -> str:
-        how = "cached" if self.cached else f"run: {self.reason}" if self.reason else "run"
-        return f"{self.path}: {count_of(self.blocks, 'block')}, {self.seconds:.2f} s, {how}"
+        return f"{self.path}: {count_of(self.blocks, 'block')}, {self.seconds:.2f} s, {self.how}"
 
 
 @dataclass
@@ -142,8 +141,7 @@ class Build:
             else:
                 self.results[src_uri] = result
                 blocks = len(self.decks[src_uri].blocks)
-                reason = getattr(result, "run_reason", None)
-                logs.append(DeckLog(path, blocks, result.seconds, result.cached, reason))
+                logs.append(DeckLog(path, blocks, result.seconds, result.how))
         return logs
 
     def is_deck(self, src_uri: str) -> bool:
