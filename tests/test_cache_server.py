@@ -16,7 +16,8 @@ from mkdocs.commands.build import build
 from pgslides.cache import ServerIdentity, short_version
 from pgslides.parse.deck import read_deck
 from pgslides.run.database import Server, connect, server_from_url, server_version
-from pgslides.run.runner import Runner, RunSettings, embedded_version
+from pgslides.run.identity import embedded_version
+from pgslides.run.runner import Runner, RunSettings
 from sites import database_url, load, log_messages, make_site, mkdocs_build
 
 VERSION_DECK = """

@@ -244,6 +244,27 @@ def test_unclosed_live_block_names_its_opening_line():
             "bad value 3 for sql setting setup; expected a list of SQL file paths relative to the deck",
         ),
         ("sql: [1]\n", 2, "'sql' must be a mapping"),
+        # YAML's `yes` is true, and True is Python's 1: refused, never read as one row.
+        (
+            "sql:\n  max_rows: yes\n",
+            3,
+            "bad value True for sql setting max_rows; expected a whole number ≥ 0",
+        ),
+        (
+            "sql:\n  statement_timeout: 10\n",
+            3,
+            "bad value 10 for sql setting statement_timeout; expected a duration like 500ms, 5s or 1min",
+        ),
+        (
+            "sql:\n  prompt: maybe\n",
+            3,
+            "bad value 'maybe' for sql setting prompt; valid choices: true, false",
+        ),
+        (
+            "setup: [users.sql]\n",
+            2,
+            "'setup' is an sql setting and does nothing at the top level: indent it under sql:",
+        ),
         (
             "title: [unclosed\n",
             3,
@@ -255,6 +276,53 @@ def test_front_matter_errors(front_matter: str, line: int, message: str):
     with pytest.raises(DeckError) as caught:
         parse_deck(f"---\n{front_matter}---\n\n# A\n", "slides/deck.md")
     assert str(caught.value) == f"slides/deck.md:{line}: {message}"
+
+
+def test_front_matter_without_its_closing_line_is_an_error_not_a_lost_slide():
+    message = (
+        "slides/deck.md:1: front matter is never closed: add a line --- after its last setting"
+    )
+    # The --- of the next slide would close it, and YAML would read `# Title` as a comment.
+    with pytest.raises(DeckError) as caught:
+        parse_deck("---\ntitle: T\n\n# Title slide\n\n---\n\n## Two\n", "slides/deck.md")
+    assert str(caught.value) == message
+    with pytest.raises(DeckError) as caught:
+        parse_deck("---\ntitle: T\n\n# Title slide\n", "slides/deck.md")
+    assert str(caught.value) == message
+
+
+def test_a_deck_that_starts_with_a_separator_is_not_front_matter():
+    deck = parse_deck("---\n\n# One\n\n---\n\n# Two\n", "slides/deck.md")
+    assert [slide.number for slide in deck.slides] == [1, 2]
+
+
+def test_an_unclosed_plain_fence_in_the_middle_warns_at_its_line():
+    # The ``` that closes the live block closes the python fence instead (as Markdown sees it).
+    text = "# One\n\n```python\nx = 1\n\n---\n\n```sql exec\nSELECT 1;\n```\n"
+    deck = parse_deck(text, "slides/deck.md")
+    assert deck.blocks == ()
+    assert [str(w) for w in deck.warnings] == [
+        "slides/deck.md:3: the code fence opened here takes in the ```sql exec below it as "
+        "code: is its closing ``` missing?"
+    ]
+
+
+def test_an_unclosed_plain_fence_at_the_end_is_an_error_at_its_line():
+    with pytest.raises(DeckError) as caught:
+        parse_deck("# One\n\n```python\nx = 1\n", "slides/deck.md")
+    assert str(caught.value) == "slides/deck.md:3: code fence is never closed: no ``` line below it"
+
+
+def test_a_fence_closes_only_at_its_own_length_as_superfences_decides():
+    # ```` opens; ``` inside it is content, so the live block inside is code, not a block.
+    text = "````markdown\n```sql exec\nSELECT 1;\n```\n````\n\n```sql exec\nSELECT 2;\n```\n"
+    deck = parse_deck(text, "d.md")
+    assert [block.sql for block in deck.blocks] == ["SELECT 2;\n"]
+
+
+def test_a_live_block_in_a_container_loses_the_container_indent():
+    deck = parse("!!! note\n\n    ```sql exec\n    SELECT 1\n      + 1;\n    ```\n")
+    assert deck.blocks[0].sql == "SELECT 1\n  + 1;\n"
 
 
 def test_read_deck_reports_bad_encoding_with_its_line(tmp_path: Path):

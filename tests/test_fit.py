@@ -24,7 +24,7 @@ DECK = "# Intro\n\n---\n\n## Many rows\n\n```sql exec rows=100\nSELECT v FROM t;
 
 def test_a_slide_with_too_many_rows_is_flagged_with_its_line():
     deck = parse_deck(DECK, "slides/d.md")
-    assert fit_problems(deck, outcome_with_rows(MAX_LINES)) == [
+    assert [str(p) for p in fit_problems(deck, outcome_with_rows(MAX_LINES))] == [
         "slides/d.md:5: slide 2 will not fit: about 45 lines (a slide holds 40); "
         "show fewer rows (rows=) or split the slide"
     ]
@@ -32,7 +32,7 @@ def test_a_slide_with_too_many_rows_is_flagged_with_its_line():
 
 def test_a_slide_that_fits_is_not_flagged():
     deck = parse_deck(DECK, "slides/d.md")
-    assert fit_problems(deck, outcome_with_rows(10)) == []
+    assert [str(p) for p in fit_problems(deck, outcome_with_rows(10))] == []
 
 
 def test_a_too_wide_result_is_flagged():
@@ -46,7 +46,7 @@ def test_a_too_wide_result_is_flagged():
         row_count=1,
     )
     outcomes = (BlockOutcome(index=0, line=7, session="main", statements=(wide,)),)
-    assert fit_problems(deck, outcomes) == [
+    assert [str(p) for p in fit_problems(deck, outcomes)] == [
         "slides/d.md:5: slide 2 will not fit: a line of about 254 characters (a slide holds 150); "
         "select fewer columns or use format=expanded"
     ]
@@ -54,4 +54,4 @@ def test_a_too_wide_result_is_flagged():
 
 def test_hidden_blocks_take_no_room():
     deck = parse_deck(DECK.replace("rows=100", "rows=100 show=none"), "slides/d.md")
-    assert fit_problems(deck, outcome_with_rows(200)) == []
+    assert [str(p) for p in fit_problems(deck, outcome_with_rows(200))] == []

@@ -6,9 +6,9 @@ import textwrap
 
 from pgslides.outcome import DeckOutcome
 from pgslides.parse.deck import parse_deck
+from pgslides.report import deck_warnings
 from pgslides.run.database import DeckDatabase, Server, SessionSettings
 from pgslides.run.execute import RunLimits
-from pgslides.run.runner import DeckResult, deck_report
 from pgslides.run.timeline import run_deck
 
 
@@ -23,7 +23,7 @@ def run_with_warnings(
     deck = parse_deck(textwrap.dedent(source).lstrip("\n"), "slides/mvcc.md")
     with DeckDatabase(pg_server, "sessions", "database", SessionSettings()) as db:
         outcome = run_deck(deck, db, RunLimits(statement_timeout_ms=timeout_ms))
-    return outcome, deck_report(deck, DeckResult(outcome, cached=False, seconds=0))[1]
+    return outcome, [str(warning) for warning in deck_warnings(deck, outcome)]
 
 
 def statuses(statements) -> list[str | None]:

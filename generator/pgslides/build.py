@@ -7,10 +7,12 @@ server) serves every rebuild, and `prepare` starts each rebuild from a clean sla
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pgslides.errors import DeckError, Problem, SetupError
@@ -18,8 +20,9 @@ from pgslides.outcome import DeckOutcome
 from pgslides.parse.deck import Deck, read_deck
 from pgslides.render import deck_markdown, deck_page, problem_box, render_deck_blocks
 from pgslides.render.page import PageBlocks, placeholder_fence
+from pgslides.report import deck_report
 from pgslides.run.database import DatabaseError
-from pgslides.run.runner import DeckResult, Runner, RunSettings, deck_report, display_path
+from pgslides.run.runner import DeckResult, Runner, RunSettings
 from pgslides.settings import PLUGIN_OPTIONS, validate
 from pgslides.sitecheck import password_problem
 
@@ -159,11 +162,10 @@ class Build:
         if failed is not None:
             return [failed]
         deck = self.decks[src_uri]
-        problems, warnings = deck_report(deck, self.results[src_uri])
-        found = [Problem(self.mask(text)) for text in problems]
-        found += [replace(w, message=self.mask(w.message)) for w in deck.warnings]
-        found += [Problem(self.mask(text), severity="warning") for text in warnings]
-        return found
+        result = self.results[src_uri]
+        found = [*deck_report(deck, result.outcome), *deck.warnings, *result.warnings]
+        # Server messages may quote what a deck sent, the URL's password included.
+        return [replace(problem, message=self.mask(problem.message)) for problem in found]
 
     def page_markdown(self, src_uri: str, markdown: str) -> Page:
         """A deck page's Markdown for the parser, and the deck's problems and warnings."""
@@ -229,3 +231,28 @@ class Build:
 def count_of(n: int, noun: str) -> str:
     """'1 deck', '2 decks'."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def display_path(path: Path) -> str:
+    """How messages name a deck: relative to the working directory when possible."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def is_deck_path(src_uri: str) -> bool:
+    """Every Markdown page is a deck, except index pages (they list the decks)."""
+    return PurePosixPath(src_uri).name not in ("index.md", "README.md")
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM stop a build as Ctrl-C does: statements cancelled, databases dropped."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -30,7 +30,7 @@ class Project:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
-    from pgslides.run.runner import stop_on_sigterm
+    from pgslides.build import stop_on_sigterm
 
     stop_on_sigterm()
     try:
@@ -138,8 +138,7 @@ def check_decks(config_file: Path, decks: list[Path], against_cache: bool = Fals
 
 
 def _sources(project: Project, decks: list[Path]) -> list[Any]:
-    from pgslides.build import DeckSource
-    from pgslides.run.runner import is_deck_path
+    from pgslides.build import DeckSource, is_deck_path
 
     docs = project.docs_dir.resolve()
     paths = decks or sorted(
@@ -157,9 +156,9 @@ def _sources(project: Project, decks: list[Path]) -> list[Any]:
 
 def _stored(build: Any, sources: list[Any]) -> dict[str, Any]:
     """The stored outcome of each deck as it is now, read before anything runs."""
+    from pgslides.build import display_path
     from pgslides.cache import UnreadableCacheError
     from pgslides.parse.deck import read_deck
-    from pgslides.run.runner import display_path
 
     stored = {}
     for source in sources:

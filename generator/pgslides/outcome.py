@@ -96,7 +96,6 @@ class DeckWarning:
 class DeckOutcome:
     blocks: tuple[BlockOutcome, ...]
     server_version: str | None = None
-    problems: tuple[str, ...] = field(default=())  # `file:line: message` lines outside blocks
     warnings: tuple[DeckWarning, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,7 +106,6 @@ class DeckOutcome:
         return cls(
             blocks=tuple(_block_from_dict(block) for block in data["blocks"]),
             server_version=data.get("server_version"),
-            problems=tuple(data.get("problems", ())),
             warnings=tuple(DeckWarning(**item) for item in data.get("warnings", ())),
         )
 

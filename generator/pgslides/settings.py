@@ -203,3 +203,25 @@ def validate(
         except SettingError as error:
             errors.append((option.name, f"bad value {value!r} for {what} {name}; {error}"))
     return values, errors
+
+
+@dataclass(frozen=True)
+class DeckPlan:
+    """What one deck runs with: its front matter over the plugin's options."""
+
+    isolation: str
+    max_rows: int
+    statement_timeout_ms: int
+    timezone: str
+
+
+def deck_plan(deck: Any, isolation: str, max_rows: int, statement_timeout_ms: int) -> DeckPlan:
+    """Resolve a deck's `sql:` settings (a DeckSettings) against the plugin's options."""
+    return DeckPlan(
+        isolation=deck.isolation or isolation,
+        max_rows=max_rows if deck.max_rows is None else deck.max_rows,
+        statement_timeout_ms=(
+            statement_timeout_ms if deck.statement_timeout_ms is None else deck.statement_timeout_ms
+        ),
+        timezone=deck.timezone or "UTC",
+    )

@@ -16,12 +16,11 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
-from pgslides.build import Build, BuildSettings, DeckSource
+from pgslides.build import Build, BuildSettings, DeckSource, is_deck_path, stop_on_sigterm
 from pgslides.errors import Problem, SetupError
 from pgslides.parse.deck import PLACEHOLDER
 from pgslides.render import deck_index
 from pgslides.render.page import fence_validator
-from pgslides.run.runner import is_deck_path, stop_on_sigterm
 from pgslides.settings import PLUGIN_OPTIONS, Option, SettingError
 
 log = get_plugin_logger("pgslides")

@@ -314,6 +314,8 @@ class _Splitter:
         if not fence.opening.closes(line):
             if fence.live:
                 fence.sql.append(fence.opening.dedent(line))
+            else:
+                self._check_not_swallowed(fence, line)
             current.add(line, text=not fence.live)
             return fence
         current.add(line, text=not fence.live)
@@ -329,6 +331,21 @@ class _Splitter:
             self.blocks.append(block)
             current.add_block(block)
         return None
+
+    def _check_not_swallowed(self, fence: _Fence, line: str) -> None:
+        """A live block's fence inside a plain fence of the same kind is code, not a block:
+        most likely the plain fence above was never closed, so say so."""
+        inner = fence_opening(line)
+        if inner is not None and inner.live and inner.fence == fence.opening.fence:
+            self.warnings.append(
+                Problem(
+                    f"the code fence opened here takes in the {inner.fence}{inner.info} "
+                    f"below it as code: is its closing {fence.opening.fence} missing?",
+                    self.path,
+                    fence.line,
+                    "warning",
+                )
+            )
 
 
 def _first_heading(slides: list[Slide]) -> str | None:

@@ -46,6 +46,9 @@ def split_front_matter(text: str, path: str) -> FrontMatter:
             raise _never_closed(path)
         return FrontMatter({}, 0, text)
     raw = match.group(1) or ""
+    if not _looks_like_settings(text):
+        # `---`, a blank line, a slide: a separator at the file start, as MkDocs reads it too.
+        return FrontMatter({}, 0, text)
     if _SLIDE_IN_YAML.search("\n" + raw):
         raise _never_closed(path)
     try:

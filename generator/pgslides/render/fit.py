@@ -6,6 +6,7 @@ too small to read from the back of a room. These estimates find those slides bef
 
 from __future__ import annotations
 
+from pgslides.errors import Problem
 from pgslides.outcome import BlockOutcome, StatementOutcome
 from pgslides.parse.deck import Block, Deck, Slide
 
@@ -16,22 +17,23 @@ MAX_LINES = 40
 MAX_COLUMNS = 150
 
 
-def fit_problems(deck: Deck, outcomes: tuple[BlockOutcome, ...]) -> list[str]:
-    """`file:line: slide N …` warnings for slides too large to read when scaled to fit."""
+def fit_problems(deck: Deck, outcomes: tuple[BlockOutcome, ...]) -> list[Problem]:
+    """Warnings for slides too large to read when scaled to fit, at each slide's line."""
     problems = []
     for slide in deck.slides:
         lines, widest = slide_extent(slide, outcomes)
         if lines > MAX_LINES:
-            problems.append(
-                f"{deck.path}:{slide.line}: slide {slide.number} will not fit: about {lines} "
-                f"lines (a slide holds {MAX_LINES}); show fewer rows (rows=) or split the slide"
+            message = (
+                f"slide {slide.number} will not fit: about {lines} lines (a slide holds "
+                f"{MAX_LINES}); show fewer rows (rows=) or split the slide"
             )
+            problems.append(Problem(message, deck.path, slide.line, "warning"))
         elif widest > MAX_COLUMNS:
-            problems.append(
-                f"{deck.path}:{slide.line}: slide {slide.number} will not fit: a line of about "
-                f"{widest} characters (a slide holds {MAX_COLUMNS}); select fewer columns or "
-                "use format=expanded"
+            message = (
+                f"slide {slide.number} will not fit: a line of about {widest} characters (a "
+                f"slide holds {MAX_COLUMNS}); select fewer columns or use format=expanded"
             )
+            problems.append(Problem(message, deck.path, slide.line, "warning"))
     return problems
 
 

