@@ -16,13 +16,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pgslides.errors import DeckError, Problem, SetupError
-from pgslides.outcome import DeckOutcome
+from pgslides.outcome import DeckOutcome, DeckResult
 from pgslides.parse.deck import Deck, read_deck
 from pgslides.render import deck_markdown, deck_page, problem_box, render_deck_blocks
 from pgslides.render.page import PageBlocks, placeholder_fence
 from pgslides.report import deck_report
 from pgslides.run.database import DatabaseError
-from pgslides.run.runner import DeckResult, Runner, RunSettings
+from pgslides.run.runner import Runner, RunSettings
 from pgslides.settings import PLUGIN_OPTIONS, validate
 from pgslides.sitecheck import password_problem
 

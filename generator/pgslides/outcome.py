@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pgslides.errors import Problem
+
 
 @dataclass(frozen=True)
 class Column:
@@ -148,3 +150,31 @@ def _statement_from_dict(data: dict[str, Any]) -> StatementOutcome:
         copy_output=data.get("copy_output"),
         copy_more_lines=data.get("copy_more_lines", 0),
     )
+
+
+@dataclass(frozen=True)
+class DeckResult:
+    """A deck's outcome and how it was had."""
+
+    outcome: DeckOutcome
+    cached: bool  # not run now: from the cache, or kept from an earlier run
+    seconds: float
+    warnings: tuple[Problem, ...] = field(default=())  # about the cache, not the deck
+    run_reason: str = ""  # why it ran: "server changed (18.6 → 15.20)", "blocks changed", ...
+    made_by: str = ""  # the server that produced the outcome: "PostgreSQL 18.6, embedded"
+    frozen: str = ""  # when the configured server could not be reached: what it is
+    kept: bool = False  # a failed outcome of an earlier run of this process, kept as it was
+
+    @property
+    def how(self) -> str:
+        """How the outcome was had, for the log: `run: blocks changed`, `cached`, ..."""
+        if self.kept:
+            return "failed before, kept: nothing it depends on changed"
+        if self.frozen:
+            return (
+                f"cached (frozen: {self.frozen} cannot be reached; "
+                f"outcomes made by {self.made_by or 'no server'})"
+            )
+        if self.cached:
+            return "cached"
+        return f"run: {self.run_reason}" if self.run_reason else "run"

@@ -29,6 +29,9 @@ ASSETS = Path(__file__).parent.parent / "assets"
 ASSET_URIS = {"css": "assets/pgslides/pgslides.css", "js": "assets/pgslides/pgslides.js"}
 DECK_LIST_MARKER = "<!-- pgslides:decks -->"
 SUPERFENCES = "pymdownx.superfences"
+# Material's XHR navigation swaps page content without a load: the presentation script, which
+# starts once per page load, would not see a deck reached that way.
+INSTANT = "navigation.instant"
 
 
 class _Setting(base.BaseConfigOption[Any]):
@@ -85,6 +88,11 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):  # type: ignore[valid-type]
             self._close()
             self.build = Build(settings)
         _use_placeholder_fence(config, self.build)
+        if INSTANT in (config.theme.get("features") or []):
+            log.warning(
+                f"pgslides: the theme feature {INSTANT} is not supported: a deck reached by an "
+                "instant link would not start presenting; remove it from theme.features"
+            )
         config.extra_css.append(ASSET_URIS["css"])
         config.extra_javascript.append(ASSET_URIS["js"])
         return config

@@ -7,22 +7,18 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pgslides import __version__
 from pgslides.cache import (
-    CacheEntry,
     CacheKeyParts,
     ResultCache,
-    ServerIdentity,
-    UnreadableCacheError,
     cache_inputs,
-    changed_inputs,
     key_of_inputs,
 )
 from pgslides.errors import DeckError, Problem
-from pgslides.outcome import DeckOutcome
+from pgslides.outcome import DeckOutcome, DeckResult
 from pgslides.parse.deck import Deck
 from pgslides.report import deck_problems
 from pgslides.run.database import (
@@ -35,7 +31,8 @@ from pgslides.run.database import (
     server_from_url,
 )
 from pgslides.run.execute import ExecutionError, RunLimits, SetupFile
-from pgslides.run.identity import Unreachable, embedded_version, identity_of, probe_url
+from pgslides.run.freshness import Freshness
+from pgslides.run.identity import identity_of
 from pgslides.run.timeline import run_deck
 from pgslides.settings import DeckPlan, deck_plan
 
@@ -57,34 +54,6 @@ class RunSettings:
     keep_failed: bool = False
 
 
-@dataclass(frozen=True)
-class DeckResult:
-    """A deck's outcome and how it was had."""
-
-    outcome: DeckOutcome
-    cached: bool  # not run now: from the cache, or kept from an earlier run
-    seconds: float
-    warnings: tuple[Problem, ...] = field(default=())  # about the cache, not the deck
-    run_reason: str = ""  # why it ran: "server changed (18.6 → 15.20)", "blocks changed", ...
-    made_by: str = ""  # the server that produced the outcome: "PostgreSQL 18.6, embedded"
-    frozen: str = ""  # when the configured server could not be reached: what it is
-    kept: bool = False  # a failed outcome of an earlier run of this process, kept as it was
-
-    @property
-    def how(self) -> str:
-        """How the outcome was had, for the log: `run: blocks changed`, `cached`, ..."""
-        if self.kept:
-            return "failed before, kept: nothing it depends on changed"
-        if self.frozen:
-            return (
-                f"cached (frozen: {self.frozen} cannot be reached; "
-                f"outcomes made by {self.made_by or 'no server'})"
-            )
-        if self.cached:
-            return "cached"
-        return f"run: {self.run_reason}" if self.run_reason else "run"
-
-
 _BAD_TIMEZONE = 'invalid value for parameter "TimeZone"'
 
 
@@ -104,10 +73,9 @@ class Runner:
         self._stop = threading.Event()  # set while an interrupted build winds down
         self._active: set[DeckDatabase] = set()  # decks running now, to cancel on interrupt
         self._active_lock = threading.Lock()
-        self._here: ServerIdentity | Unreachable | None = None  # this build's server, once asked
-        self._embedded_version: str | None = None  # the embedded binaries' version, once read
-        self._failed: dict[str, tuple[str, DeckResult]] = {}  # deck path: (key, failed result)
-        self._failed_lock = threading.Lock()
+        self.freshness = Freshness(
+            self.cache, settings.database_url, settings.refresh, settings.keep_failed
+        )
 
     def outcomes(self, decks: list[tuple[Deck, Path]]) -> dict[str, DeckResult | Exception]:
         """Every deck's result (or the DeckRunError, DeckError or DatabaseError it ended in),
@@ -118,8 +86,7 @@ class Runner:
         waits for the server.
         """
         self._stop.clear()  # a runner outlives builds under `mkdocs serve`
-        with self._server_lock:
-            self._here = None  # a URL's server may have changed between two builds
+        self.freshness.new_build()
         jobs = self.settings.jobs or os.cpu_count() or 1
 
         def one(item: tuple[Deck, Path]) -> DeckResult | Exception:
@@ -161,11 +128,11 @@ class Runner:
         setup = read_setup_files(deck, deck_file)
         inputs = cache_inputs(deck, self._key_parts(deck, setup))
         key = key_of_inputs(inputs)
-        kept = self._kept_failure(deck, key)
+        kept = self.freshness.kept(deck, key)
         if kept is not None:
             return replace(kept, seconds=time.perf_counter() - started)
         warnings: list[Problem] = []
-        found = self._from_cache(deck, inputs, warnings)
+        found = self.freshness.stored(deck, inputs, warnings)
         if isinstance(found, DeckResult):
             return replace(found, seconds=time.perf_counter() - started)
         outcome = self.run(deck, setup)
@@ -185,81 +152,8 @@ class Runner:
             run_reason=found,
             made_by=server.describe() if server else "",
         )
-        self._remember(deck, key, result if failed else None)
+        self.freshness.remember(deck, key, result if failed else None)
         return result
-
-    def _from_cache(
-        self, deck: Deck, inputs: dict[str, str], warnings: list[Problem]
-    ) -> DeckResult | str:
-        """The deck's stored result if it can be used, else why the deck must run."""
-        entry = self._current_entry(deck, inputs, warnings)
-        if isinstance(entry, str):
-            return entry
-        cached = DeckResult(entry.outcome, cached=True, seconds=0, warnings=tuple(warnings))
-        if entry.server is None:  # nothing ran on a server: any server would do the same
-            return cached
-        cached = replace(cached, made_by=entry.server.describe())
-        here = self._server_identity()
-        if isinstance(here, Unreachable):
-            return replace(cached, frozen=here.label)
-        if here == entry.server:
-            return cached
-        return f"server changed ({here.change_from(entry.server)})"
-
-    def _current_entry(
-        self, deck: Deck, inputs: dict[str, str], warnings: list[Problem]
-    ) -> CacheEntry | str:
-        """The deck's stored entry if its inputs are today's, else why the deck must run."""
-        if self.settings.refresh:
-            return "--refresh"
-        if self.cache is None:
-            return "no cache"
-        try:
-            entry = self.cache.entry(deck)
-        except UnreadableCacheError as warning:
-            warnings.append(Problem(str(warning), severity="warning"))
-            return "unreadable cache file"
-        if entry is None:
-            return "no stored outcome"
-        if entry.key != key_of_inputs(inputs):
-            return changed_inputs(entry.inputs, inputs)
-        return entry
-
-    def _kept_failure(self, deck: Deck, key: str) -> DeckResult | None:
-        """The deck's failed result of an earlier build of this runner, if nothing changed."""
-        if not self.settings.keep_failed:
-            return None
-        with self._failed_lock:
-            kept = self._failed.get(deck.path)
-        if kept is None or kept[0] != key:
-            return None
-        return replace(kept[1], cached=True, kept=True, run_reason="", warnings=())
-
-    def _remember(self, deck: Deck, key: str, failed: DeckResult | None) -> None:
-        if not self.settings.keep_failed:
-            return
-        with self._failed_lock:
-            if failed is None:
-                self._failed.pop(deck.path, None)
-            else:
-                self._failed[deck.path] = (key, failed)
-
-    def _server_identity(self) -> ServerIdentity | Unreachable:
-        """Which server this build is configured for, asked once per build."""
-        with self._server_lock:
-            if self._here is None:
-                self._here = self._probe()
-            return self._here
-
-    def _probe(self) -> ServerIdentity | Unreachable:
-        if self.settings.database_url:
-            return probe_url(self.settings.database_url, self._server)
-        if self._embedded_version is None:
-            try:
-                self._embedded_version = embedded_version()
-            except DatabaseError:
-                return Unreachable("the embedded PostgreSQL")
-        return ServerIdentity(kind="embedded", version=self._embedded_version)
 
     def mask(self, text: str) -> str:
         """text with the database password masked: server messages may quote what a deck sent."""
