@@ -24,7 +24,7 @@ def password_problem(site_dir: Path, database_url: str) -> Problem | None:
     found = find_secret(site_dir, password)
     if found is None:
         return None
-    message = f"pgslides: the database password was found in {found}"
+    message = f"the database password was found in {found}"
     if len(password) < SHORT_PASSWORD:
         return Problem(
             f"{message}; it is short enough to be a word on a slide", None, None, "warning"

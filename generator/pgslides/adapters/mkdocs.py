@@ -90,7 +90,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):  # type: ignore[valid-type]
         _use_placeholder_fence(config, self.build)
         if INSTANT in (config.theme.get("features") or []):
             log.warning(
-                f"pgslides: the theme feature {INSTANT} is not supported: a deck reached by an "
+                f"the theme feature {INSTANT} is not supported: a deck reached by an "
                 "instant link would not start presenting; remove it from theme.features"
             )
         config.extra_css.append(ASSET_URIS["css"])
@@ -141,7 +141,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):  # type: ignore[valid-type]
         for problem in problems:
             # A password in the site fails the build whatever on_error says.
             if problem.severity == "error":
-                raise PluginError(str(problem))
+                raise PluginError(f"pgslides: {problem}")
             log.warning(str(problem))
         if not self.serving:
             self._close()
