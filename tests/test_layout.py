@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from sites import BIN, database_url, log_messages, make_site, run
 
 from pgslides.run.database import Server
+from sites import BIN, database_url, log_messages, make_site, run
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "generator" / "pgslides"
