@@ -93,3 +93,10 @@ def test_navigation_instant_is_said_to_be_unsupported(tmp_path: Path):
         "pgslides: the theme feature navigation.instant is not supported: a deck reached by "
         "an instant link would not start presenting; remove it from theme.features"
     ]
+
+
+def test_mkdocs_declares_exactly_the_options_of_the_schema():
+    from pgslides.adapters.mkdocs import PgSlidesConfig
+    from pgslides.settings import PLUGIN_OPTION_NAMES
+
+    assert [name for name, _option in PgSlidesConfig._schema] == list(PLUGIN_OPTION_NAMES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from pgslides.render import deck_index
 from pgslides.render.page import fence_validator
 from pgslides.settings import PLUGIN_OPTIONS, Option, SettingError
 
+PLUGIN_SCHEMA = {option.name: option for option in PLUGIN_OPTIONS}
+
 log = get_plugin_logger("pgslides")
 
 ASSETS = Path(__file__).parent.parent / "assets"
@@ -39,9 +42,9 @@ class _Setting(base.BaseConfigOption[Any]):
     value is MkDocs' configuration error; the value is kept as written (None when unset)
     and BuildSettings.from_options converts it and fills in the default."""
 
-    def __init__(self, option: Option) -> None:
+    def __init__(self, name: str) -> None:
         super().__init__()
-        self.option = option
+        self.option: Option = PLUGIN_SCHEMA[name]
 
     def validate(self, value: object, /) -> Any:
         if value is None:
@@ -53,16 +56,21 @@ class _Setting(base.BaseConfigOption[Any]):
         return value
 
 
-# The options as MkDocs declares them: one attribute per option of the schema.
-PgSlidesConfig = type(
-    "PgSlidesConfig",
-    (base.Config,),
-    {option.name: _Setting(option) for option in PLUGIN_OPTIONS}
-    | {"__doc__": "pgslides' options (see pgslides.settings.PLUGIN_OPTIONS)."},
-)
+class PgSlidesConfig(base.Config):
+    """pgslides' options as MkDocs declares them; pgslides.settings documents each one."""
+
+    enabled = _Setting("enabled")
+    database_url = _Setting("database_url")
+    isolation = _Setting("isolation")
+    statement_timeout = _Setting("statement_timeout")
+    max_rows = _Setting("max_rows")
+    on_error = _Setting("on_error")
+    jobs = _Setting("jobs")
+    cache_dir = _Setting("cache_dir")
+    refresh = _Setting("refresh")
 
 
-class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):  # type: ignore[valid-type]
+class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
     supports_multiple_instances = False
 
     def __init__(self) -> None:
@@ -154,7 +162,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):  # type: ignore[valid-type]
 
     def _settings(self, config: Any) -> BuildSettings:
         project_dir = Path(config.config_file_path or ".").parent
-        given = {name: value for name, value in self.config.items() if value is not None}
+        given = {name: self.config[name] for name in PLUGIN_SCHEMA if self.config[name] is not None}
         try:
             settings = BuildSettings.from_options(given, project_dir)
         except SetupError as error:
@@ -174,15 +182,14 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):  # type: ignore[valid-type]
     def _with_deck_list(self, markdown: str, page: Page, files: Files) -> str:
         if DECK_LIST_MARKER not in markdown or self.build is None:
             return markdown
-        decks = [
-            {
-                "title": deck.title,
-                "subtitle": deck.subtitle,
-                "slides": len(deck.slides),
-                "url": get_relative_url(files.get_file_from_path(src_uri).url, page.url),
-            }
-            for src_uri, deck in sorted(self.build.decks.items())
-        ]
+        decks: list[Mapping[str, Any]] = []
+        for src_uri, deck in sorted(self.build.decks.items()):
+            file = files.get_file_from_path(src_uri)
+            if file is None:
+                continue
+            url = get_relative_url(file.url, page.url)
+            entry = {"title": deck.title, "subtitle": deck.subtitle, "slides": len(deck.slides)}
+            decks.append({**entry, "url": url})
         return markdown.replace(DECK_LIST_MARKER, str(deck_index(decks)))
 
     def _close(self) -> None:
