@@ -221,3 +221,19 @@ def test_pdf_without_chromium_says_what_to_do(
     assert completed.returncode == 1
     assert completed.stderr.startswith("pgslides: no Chromium found to print with")
     assert not (tmp_path / "deck.pdf").exists()
+
+
+def test_build_exits_2_on_a_setup_problem_and_1_on_a_deck_problem(tmp_path: Path, url: str):
+    unreachable = make_site(
+        tmp_path / "a", {"deck.md": GOOD}, database_url="postgresql://postgres@127.0.0.1:1/x"
+    )
+    setup = pgslides(unreachable.root, "build")
+    assert setup.returncode == 2, setup.stderr
+    assert "Traceback" not in setup.stderr
+    assert "Connection refused" in setup.stderr
+    failing = make_site(
+        tmp_path / "b", {"deck.md": "# One\n\n```sql exec\nSELECT 1/0;\n```\n"}, database_url=url
+    )
+    deck = pgslides(failing.root, "build")
+    assert deck.returncode == 1, deck.stderr
+    assert "slides/deck.md:3: ERROR:  division by zero (22012)" in deck.stderr

@@ -209,9 +209,19 @@ def build_site(config_file: Path, refresh: bool) -> int:
             config.plugins.on_shutdown()
     except MkDocsException as error:
         print(f"pgslides: {error}", file=sys.stderr)
-        cause = error.__cause__
-        return 2 if isinstance(cause, SetupError) else 1
+        return 2 if _caused_by_setup(error) else 1
     return 0
+
+
+def _caused_by_setup(error: BaseException | None) -> bool:
+    """Whether a SetupError is anywhere under MkDocs' Abort (Abort ← PluginError ← it)."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, SetupError):
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
 
 
 def _log_as_mkdocs_does() -> None:
