@@ -29,17 +29,11 @@ from pgslides.sitecheck import password_problem
 
 @dataclass(frozen=True)
 class BuildSettings:
-    """The plugin options (mkdocs.yml, or the command line), validated."""
+    """The plugin options (mkdocs.yml, or the command line), validated: how decks run, and
+    what a problem does to the build."""
 
-    database_url: str = ""
-    isolation: str = "database"
-    statement_timeout_ms: int = 10_000
-    max_rows: int = 20
+    run: RunSettings = field(default_factory=RunSettings)
     on_error: str = "fail"
-    jobs: int = 0
-    cache_dir: Path | None = None  # None: no result cache
-    refresh: bool = False  # run every deck even when its stored outcome is current
-    store: bool = True  # write outcomes to the cache (a drift check must not)
     serving: bool = False  # `mkdocs serve`: problems show on the page, never stop it
 
     @classmethod
@@ -49,29 +43,20 @@ class BuildSettings:
         if errors:
             raise SetupError(f"pgslides: {errors[0][1]}")
         cache_dir = values["cache_dir"]
-        return cls(
+        run = RunSettings(
             database_url=values["database_url"],
             isolation=values["isolation"],
             statement_timeout_ms=values["statement_timeout"],
             max_rows=values["max_rows"],
-            on_error=values["on_error"],
             jobs=values["jobs"],
             cache_dir=project_dir / cache_dir if cache_dir else None,
             refresh=values["refresh"],
         )
+        return cls(run=run, on_error=values["on_error"])
 
-    def run_settings(self) -> RunSettings:
-        return RunSettings(
-            database_url=self.database_url,
-            isolation=self.isolation,
-            statement_timeout_ms=self.statement_timeout_ms,
-            max_rows=self.max_rows,
-            cache_dir=self.cache_dir,
-            refresh=self.refresh,
-            store=self.store,
-            jobs=self.jobs,
-            keep_failed=self.serving,  # a failing deck is not re-run by every rebuild
-        )
+    def serve(self) -> BuildSettings:
+        """These settings under `mkdocs serve`: a failing deck is not re-run by every rebuild."""
+        return replace(self, serving=True, run=replace(self.run, keep_failed=True))
 
 
 @dataclass(frozen=True)
@@ -104,7 +89,7 @@ class Page:
 class Build:
     def __init__(self, settings: BuildSettings) -> None:
         self.settings = settings
-        self.runner = Runner(settings.run_settings())
+        self.runner = Runner(settings.run)
         self.decks: dict[str, Deck] = {}  # by src_uri, parsed this build
         self.failed: dict[str, Problem] = {}  # decks that cannot be shown at all
         self.results: dict[str, DeckResult] = {}
@@ -206,8 +191,9 @@ class Build:
     def finish(self, site_dir: Path | None) -> tuple[str | None, list[Problem]]:
         """The summary line, and problems of the built site (a password in it)."""
         problems = []
-        if site_dir is not None and self.settings.database_url:
-            found = password_problem(site_dir, self.settings.database_url)
+        url = self.settings.run.database_url
+        if site_dir is not None and url:
+            found = password_problem(site_dir, url)
             if found is not None:
                 problems.append(found)
         if not self.results:

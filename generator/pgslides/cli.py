@@ -115,7 +115,7 @@ def check_decks(config_file: Path, decks: list[Path], against_cache: bool = Fals
     project = read_project(config_file)
     settings = BuildSettings.from_options(project.options, config_file.resolve().parent)
     if against_cache:
-        settings = replace(settings, refresh=True, store=False)
+        settings = replace(settings, run=replace(settings.run, refresh=True, store=False))
     sources = _sources(project, decks)
     build = Build(settings)
     try:

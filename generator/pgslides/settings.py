@@ -166,6 +166,7 @@ BLOCK_OPTIONS = (
     Option("prompt", BOOLEAN, None, "psql prompts; None: the deck's prompt.", "view"),
 )
 
+PLUGIN_DEFAULTS = {option.name: option.default for option in PLUGIN_OPTIONS}
 BLOCK_OPTION_NAMES = tuple(option.name for option in BLOCK_OPTIONS)
 DECK_OPTION_NAMES = tuple(option.name for option in DECK_OPTIONS)
 PLUGIN_OPTION_NAMES = tuple(option.name for option in PLUGIN_OPTIONS)

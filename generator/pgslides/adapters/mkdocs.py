@@ -168,8 +168,9 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         except SetupError as error:
             raise PluginError(str(error)) from error
         # PGSLIDES_REFRESH=1 mkdocs build: a refresh without editing mkdocs.yml.
-        refresh = settings.refresh or _env_flag("PGSLIDES_REFRESH")
-        return replace(settings, refresh=refresh, serving=self.serving)
+        if _env_flag("PGSLIDES_REFRESH"):
+            settings = replace(settings, run=replace(settings.run, refresh=True))
+        return settings.serve() if self.serving else settings
 
     def _report(self, problems: list[Problem]) -> None:
         """Log each problem; the first that fails the build stops it (it is on the page too)."""

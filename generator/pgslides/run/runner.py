@@ -34,17 +34,17 @@ from pgslides.run.execute import ExecutionError, RunLimits, SetupFile
 from pgslides.run.freshness import Freshness
 from pgslides.run.identity import identity_of
 from pgslides.run.timeline import run_deck
-from pgslides.settings import DeckPlan, deck_plan
+from pgslides.settings import PLUGIN_DEFAULTS, DeckPlan, deck_plan
 
 
 @dataclass(frozen=True)
 class RunSettings:
     """What the configuration says about running decks (mkdocs.yml or the command line)."""
 
-    database_url: str = ""
-    isolation: str = "database"
-    statement_timeout_ms: int = 10_000
-    max_rows: int = 20
+    database_url: str = PLUGIN_DEFAULTS["database_url"]
+    isolation: str = PLUGIN_DEFAULTS["isolation"]
+    statement_timeout_ms: int = PLUGIN_DEFAULTS["statement_timeout"]
+    max_rows: int = PLUGIN_DEFAULTS["max_rows"]
     cache_dir: Path | None = None  # None: no result cache
     refresh: bool = False  # run every deck even when its cached outcome is current
     store: bool = True  # write outcomes to the cache (a drift check must not)
