@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DECK = "what-could-possibly-go-wrong.html"
@@ -861,3 +862,57 @@ def test_screenshots(browser: Any, site_dir: Path, tmp_path: Path):
         context.raw.close()
     for name in ("title-slide.png", "result-slide.png", "presenter-view.png"):
         assert (out / name).read_bytes().startswith(b"\x89PNG")
+
+
+CONTAINERS_DECK = """\
+# Containers
+
+!!! note "In an admonition"
+
+    ```sql exec
+    SELECT 1 AS in_admonition;
+    ```
+
+=== "First tab"
+
+    ```sql exec
+    SELECT 2 AS in_tab;
+    ```
+
+=== "Second tab"
+
+    Nothing here.
+"""
+
+
+def test_blocks_in_containers_are_shown_and_readable_when_presenting(
+    ctx: Context, tmp_path: Path, pg_server: Any
+):
+    from sites import database_url, make_site
+
+    site = make_site(tmp_path, {"deck.md": CONTAINERS_DECK}, database_url=database_url(pg_server))
+    config = yaml.safe_load(site.config_file.read_text(encoding="utf-8"))
+    config["markdown_extensions"] = [
+        "admonition",
+        "pymdownx.superfences",
+        {"pymdownx.tabbed": {"alternate_style": True}},
+    ]
+    site.config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    mkdocs = Path(sys.executable).with_name("mkdocs")
+    subprocess.run([str(mkdocs), "build", "-q", "--strict"], cwd=tmp_path, check=True, env=env)
+    page = ctx.open((site.site_dir / "deck.html").as_uri() + "#/1")
+    page.wait_for_selector("html[data-pgslides=ready]", state="attached")
+    assert presenting(page)
+    # The overview and presenter frames copy the slide; their copies of the tabs' radio
+    # inputs must not uncheck the original's, which would hide the tab's block.
+    shown = page.evaluate(
+        """() => [...document.querySelectorAll('section.slide [data-sql-block]')].map(b => ({
+               line: b.dataset.line,
+               visible: b.getClientRects().length > 0,
+               px: parseFloat(getComputedStyle(b.querySelector('td')).fontSize)}))"""
+    )
+    assert [item["line"] for item in shown] == ["5", "11"]
+    assert all(item["visible"] for item in shown), shown
+    # Stage pixels (1280×720): Material's rem-sized containers follow the slide's type.
+    assert all(item["px"] >= 16 for item in shown), shown

@@ -105,7 +105,7 @@
     copyFit(section, copy);
     const body = section.querySelector(".slide-body");
     if (body) copy.appendChild(body.cloneNode(true));
-    for (const node of copy.querySelectorAll("[id]")) node.removeAttribute("id");
+    detach(copy);
     for (const node of copy.querySelectorAll(".md-code__nav, .md-clipboard")) node.remove();
     copy.inert = true;
     return copy;
@@ -118,8 +118,15 @@
     for (const child of details.childNodes) {
       if (child.nodeName !== "SUMMARY") box.appendChild(child.cloneNode(true));
     }
-    for (const node of box.querySelectorAll("[id]")) node.removeAttribute("id");
+    detach(box);
     return box;
+  }
+
+  // A copy must not share ids with the original, nor its radio groups: content tabs are
+  // radio inputs by name, and a copy's checked input would uncheck the original's tab.
+  function detach(copy) {
+    for (const node of copy.querySelectorAll("[id]")) node.removeAttribute("id");
+    for (const node of copy.querySelectorAll("input[name]")) node.removeAttribute("name");
   }
 
   // A frame: a 1280×720 stage scaled (CSS variable) into whatever box holds it.
