@@ -14,6 +14,7 @@ from mkdocs.exceptions import Abort
 
 from pgslides.run.database import Server, connect
 from sites import (
+    BIN,
     Node,
     Site,
     build_site,
@@ -26,6 +27,7 @@ from sites import (
     log_messages,
     make_site,
     mkdocs_build,
+    run,
     table_cells,
     with_options,
 )
@@ -688,3 +690,41 @@ def test_unreachable_database_with_warn_still_stops_the_build_without_password(t
     assert not site.page_path("deck.md").exists()
     for secret in SECRETS:
         assert secret not in completed.stdout + completed.stderr
+
+
+def test_the_summary_gives_the_builds_wall_time_not_the_sum_of_parallel_decks(
+    tmp_path: Path, url: str
+):
+    slow = "# Slow\n\n```sql exec\nSELECT pg_sleep(0.6);\n```\n"
+    make_site(tmp_path, {"a.md": slow, "b.md": slow}, database_url=url, jobs=2, cache_dir="")
+    completed = mkdocs_build(tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    messages = log_messages(completed.stderr, "INFO")
+    per_deck = [
+        float(m.group(1))
+        for line in messages
+        if (m := re.fullmatch(r"pgslides: slides/[ab]\.md: 1 block, (\d+\.\d\d) s, run.*", line))
+    ]
+    (summary,) = [line for line in messages if line.startswith("pgslides: 2 decks: ")]
+    wall = float(re.fullmatch(r"pgslides: 2 decks: 2 run, 0 cached, (\d+\.\d\d) s", summary)[1])
+    assert len(per_deck) == 2
+    assert all(seconds >= 0.6 for seconds in per_deck)
+    assert wall < sum(per_deck)
+
+
+def test_a_mistyped_fence_warns_fails_strict_and_the_blocks_after_it_still_run(
+    tmp_path: Path, url: str
+):
+    deck = "# One\n\n```sql exex\nSELECT 'typo';\n```\n\n```sql exec\nSELECT 42 AS after;\n```\n"
+    site = make_site(tmp_path, {"deck.md": deck}, database_url=url, cache_dir="")
+    strict = mkdocs_build(tmp_path)
+    assert strict.returncode == 1
+    assert log_messages(strict.stderr, "WARNING") == [
+        "pgslides: slides/deck.md:3: fence ```sql exex looks like a mistyped live block; "
+        "did you mean ```sql exec? It is shown as code, not run"
+    ]
+    plain = run([str(BIN / "mkdocs"), "build"], tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    page = site.page("deck.md")
+    assert table_cells(page.block(7).find("table")) == [[("num", "42")]]
+    assert "pgslides" not in "".join(node.text for node in page.find_all("code"))
