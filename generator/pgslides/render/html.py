@@ -258,10 +258,11 @@ def _entries(
 
 def _prompt_view(session: str, sql: str, transaction: str) -> dict[str, Any]:
     marker = {"idle": "", "open": "*", "failed": "!"}.get(transaction, "")
+    typed = sql.rstrip()  # as sent: with its semicolon, unless the block's last had none
     return {
         "prompt": f"{session}={marker}>",
         "state_label": _STATE_LABELS.get(transaction, "idle"),
-        "source_html": highlight_sql(sql.rstrip() + ";"),
+        "source_html": highlight_sql(typed if typed.endswith(";") else typed + ";"),
     }
 
 

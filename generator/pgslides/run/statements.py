@@ -21,7 +21,7 @@ _DESCRIBE_COMMANDS = ("\\d", "\\l", "\\z", "\\sf", "\\sv")
 class Statement:
     """One statement of a block, as it will be sent to the server."""
 
-    text: str  # from its first character to before its terminating semicolon, trailing space cut
+    text: str  # as psql sends it: from its first character through its terminating semicolon
     line: int  # 0-based line, within the block, of the statement's first character
 
 
@@ -60,11 +60,15 @@ def split_statements(sql: str) -> list[Statement]:
     one identifier; `1e-` swallows its sign and `1_0$a$` is one (bad) number; and, as psql reads a
     line at a time, 'a'<newline>'b' stays two strings. standard_conforming_strings is assumed on.
 
-    Like psql, a statement starts at its first character that is neither whitespace nor part of
-    a `--` comment (psql drops leading `--` comments but sends `/* */` ones), and a final
-    statement without a semicolon is still a statement. Unlike psql, statements holding only
-    whitespace and comments produce nothing, blank lines inside a statement are kept (psql drops
-    them; keeping them keeps the text a slice of the block), and `:name` is never interpolated.
+    Each statement's text is what psql sends: from its first character that is neither
+    whitespace nor part of a `--` comment (psql drops leading `--` comments but sends `/* */`
+    ones) through its terminating semicolon, whitespace before the semicolon included. A final
+    statement without a semicolon is still a statement; it runs to the end of the block, less
+    the line breaks that end it (psql joins the lines it read without their CR LF, and reads
+    no empty ones).
+    Unlike psql, statements holding only whitespace and comments produce nothing, blank lines
+    inside a statement are kept (psql drops them; keeping them keeps the text a slice of the
+    block, so error lines match the slide's source), and `:name` is never interpolated.
 
     An unterminated string, quoted identifier, dollar quote, comment, parenthesis or BEGIN at the
     end of the block (where psql would wait for more input) makes the rest of the block one
@@ -92,11 +96,14 @@ class _Statement:
         self.begin_depth = 0  # open BEGIN (and CASE inside BEGIN) of a CREATE FUNCTION body
         self.first_words: list[str] = []  # for its first four identifiers, see _ROUTINE_WORDS
 
-    def span(self, sql: str, end: int) -> tuple[int, int] | None:
-        """Where its text lies, once it ends at `end`; None if there is nothing to send."""
+    def span(self, sql: str, end: int | None = None) -> tuple[int, int] | None:
+        """Where its text lies: up to `end` (just after its semicolon), or without one, to the
+        end of the block less its final line breaks; None if there is nothing to send."""
         if self.start is None or not self.has_content:
             return None
-        return self.start, self.start + len(sql[self.start : end].rstrip(_SPACE))
+        if end is None:
+            end = self.start + len(sql[self.start :].rstrip("\r\n"))
+        return self.start, end
 
     def note_identifier(self, word: str) -> None:
         # psql folds case in ASCII only (pg_strcasecmp).
@@ -134,7 +141,7 @@ def _spans(sql: str) -> list[tuple[int, int]]:
             i = _line_comment_end(sql, i)
             continue
         if char == ";" and current.paren_depth == 0 and current.begin_depth == 0:
-            spans.append(current.span(sql, i))
+            spans.append(current.span(sql, i + 1))
             current = _Statement()
             i += 1
             continue
@@ -156,7 +163,7 @@ def _spans(sql: str) -> list[tuple[int, int]]:
             i += 1
         else:
             i = _token_end(sql, i, current)
-    spans.append(current.span(sql, n))
+    spans.append(current.span(sql))
     return [span for span in spans if span is not None]
 
 
