@@ -156,3 +156,52 @@ def test_expanded_says_how_many_more_records_it_left_out(pg_server: Server) -> N
     )
     footers = re.findall(r'<div class="sql-rows">(.*?)</div>', page, re.DOTALL)
     assert footers == ['<span class="sql-more">… 3 more rows</span>']
+
+
+# Under standard_conforming_strings = off, psql lexes '' strings with backslash escapes.
+OFF = "SET standard_conforming_strings = off;\n"
+NONSTANDARD = [
+    pytest.param(OFF + "SELECT 'don\\'t \\\\ worry', N'a\\'b;' AS n;\nSELECT 2;\n", id="escapes"),
+    pytest.param(
+        "SET standard_conforming_strings = off; SELECT 'a\\', 1;\nSELECT 2;\n",
+        id="a SET applies from the next line, as psql reads the setting per line",
+    ),
+    pytest.param(
+        OFF + "SET standard_conforming_strings = on;\nSELECT 'C:\\' AS dir;\n", id="and back on"
+    ),
+    pytest.param(OFF + "SELECT E'\\'', B'1', X'1F', U&'\\0041' AS u;\n", id="other strings"),
+]
+
+
+@pytest.mark.parametrize("sql", NONSTANDARD)
+def test_strings_are_split_by_the_sessions_standard_conforming_strings(
+    pg_server: Server, psql_bin: str, tmp_path: Path, sql: str
+) -> None:
+    block, _ = run_block(pg_server, sql)
+    assert block.problem is None or "meta-command" not in block.problem
+    expected = psql_script(psql_bin, pg_server, sql, tmp_path, "-v", "ON_ERROR_STOP=1")
+    assert as_psql(block.statements) == expected
+
+
+def test_a_later_block_is_split_with_the_setting_an_earlier_one_made(
+    pg_server: Server, psql_bin: str, tmp_path: Path
+) -> None:
+    blocks = [OFF, "SELECT 'don\\'t \\\\ worry' AS s;\n"]
+    deck = parse_deck("".join(f"```sql exec\n{sql}```\n\n" for sql in blocks), "slides/f.md")
+    with DeckDatabase(pg_server, "fidelity", "database", SessionSettings()) as db:
+        outcome = run_deck(deck, db, RunLimits())
+    assert [block.problem for block in outcome.blocks] == [None, None]
+    statements = tuple(s for block in outcome.blocks for s in block.statements)
+    assert statements[-1].rows == (("don't \\ worry",),)
+    assert as_psql(statements) == psql_script(psql_bin, pg_server, "".join(blocks), tmp_path)
+
+
+def test_a_meta_command_found_as_the_block_runs_stops_it_there(pg_server: Server) -> None:
+    # Like psql, the statements before it have run; the block fails with the usual message.
+    block, _ = run_block(pg_server, "SET standard_conforming_strings = on;\n\\dt\n")
+    assert [statement.status for statement in block.statements] == ["SET"]
+    assert block.problem == (
+        "psql meta-command \\dt is not SQL and cannot run in a live block; query the catalog "
+        "instead (e.g. SELECT ... FROM information_schema.columns) or use a plain ```sql "
+        "fence to show it"
+    )

@@ -14,7 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pgslides.run.database import Server
-from pgslides.run.statements import MetaCommandError, Statement, _spans, split_statements
+from pgslides.run.statements import (
+    MetaCommandError,
+    Statement,
+    _spans,
+    iter_statements,
+    split_statements,
+)
 
 
 def split(sql: str) -> list[tuple[str, int]]:
@@ -603,3 +609,26 @@ def test_psql_sends_the_same_statements(pg_server: Server, psql_bin: str, tmp_pa
         psql_texts = [comparable(query) for query in queries if split_statements(query)]
         ours = [comparable(statement.text) for statement in split_statements(sql)]
         assert ours == psql_texts, f"for {sql!r}"
+
+
+# --- standard_conforming_strings ---------------------------------------------------------------
+
+
+def test_nonstandard_strings_take_backslash_escapes() -> None:
+    sql = "SELECT 'it\\'s; fine', n'\\';', b'1', '\\\\';\nSELECT 2;"
+    assert [s.text for s in split_statements(sql, standard_strings=False)] == [
+        "SELECT 'it\\'s; fine', n'\\';', b'1', '\\\\';",
+        "SELECT 2;",
+    ]
+
+
+def test_a_changed_setting_applies_from_the_next_line() -> None:
+    # As psql, which asks the server for the setting each time it reads a line.
+    asked: list[bool] = [True]
+    sql = "SET off; SELECT 'a\\';\nSELECT 'b\\'';\nSELECT 3;"
+    texts = []
+    for statement in iter_statements(sql, lambda: asked[-1]):
+        texts.append(statement.text)
+        if statement.text.startswith("SET"):
+            asked.append(False)
+    assert texts == ["SET off;", "SELECT 'a\\';", "SELECT 'b\\'';", "SELECT 3;"]

@@ -292,6 +292,13 @@ class Session:
     conn: Any
     statement_timeout_ms: int | None  # the session's statement_timeout as pgslides set it;
     # None once the deck ran a SET or RESET that may have changed it
+    standard_strings: bool = True  # the server's standard_conforming_strings after the last
+    # statement: how psql would lex the session's next line (see run.statements)
+
+    def note_settings(self) -> None:
+        """Read what the server reported after a statement (its ParameterStatus messages)."""
+        value = self.conn.get_parameter_status("standard_conforming_strings")
+        self.standard_strings = value != "off"
 
 
 class DeckDatabase:
@@ -332,7 +339,9 @@ class DeckDatabase:
             search_path = self.name if self.isolation == "schema" else '"$user", public'
             options = session_options(self.settings, search_path, self.isolation == "none")
             conn = connect(self.server, self.dbname, options, self.settings.connect_timeout_s)
-            self._sessions[name] = Session(name, conn, self.settings.statement_timeout_ms)
+            session = Session(name, conn, self.settings.statement_timeout_ms)
+            session.note_settings()
+            self._sessions[name] = session
         return self._sessions[name]
 
     def cancel(self) -> None:

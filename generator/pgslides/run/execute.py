@@ -14,7 +14,7 @@ from pgslides.parse.deck import Block
 from pgslides.run.copyout import FROM_STDIN_PROBLEM, is_copy_from_stdin
 from pgslides.run.database import Session
 from pgslides.run.rows import MAX_VALUE_CHARS, NUMERIC_OIDS, cut_value, run_streamed
-from pgslides.run.statements import MetaCommandError, Statement, split_statements
+from pgslides.run.statements import MetaCommandError, Statement, iter_statements
 
 # How long past a statement's own timeout the client waits before cancelling it itself:
 # the server's statement_timeout should fire first and give its own message; this catches a
@@ -56,56 +56,63 @@ def run_setup(
     """Run a setup file's statements, hidden, appending each outcome to `done`; the first
     error stops the deck with file:line."""
     try:
-        statements = split_statements(setup_file.sql)
+        for statement in iter_statements(setup_file.sql, lambda: session.standard_strings):
+            line = statement.line + 1
+            outcome = _run_or_explain(
+                session,
+                statement.text,
+                setup_file.path,
+                line,
+                max_rows=0,
+                limits=limits,
+                timeout_ms=None,
+            )
+            done.append(outcome)
+            if outcome.error is not None:
+                message = outcome.error.summary()
+                raise ExecutionError(f"{setup_file.path}:{outcome.line}: {message}")
     except MetaCommandError as error:
         raise ExecutionError(f"{setup_file.path}:{error.line + 1}: {error}") from None
-    for statement in statements:
-        line = statement.line + 1
-        outcome = _run_or_explain(
-            session,
-            statement.text,
-            setup_file.path,
-            line,
-            max_rows=0,
-            limits=limits,
-            timeout_ms=None,
-        )
-        done.append(outcome)
-        if outcome.error is not None:
-            raise ExecutionError(f"{setup_file.path}:{outcome.line}: {outcome.error.summary()}")
 
 
 def run_block_statements(
     session: Session,
     block: Block,
-    statements: list[Statement],
     *,
     path: str,
     limits: RunLimits,
     done: list[StatementOutcome],
-) -> None:
+) -> str | None:
     """Run a block's statements in order on its session, appending each outcome to `done` as
-    it finishes (another thread watches it); after an error the rest are marked not run."""
+    it finishes (another thread watches it); after an error the rest are marked not run.
+
+    The block is split as it runs, each line lexed with the session's setting of the moment,
+    as psql does. Returns the block's problem when a statement's SET
+    standard_conforming_strings turns what follows into a psql meta-command, else None."""
     options = block.options
     max_rows = options.rows if options.rows is not None else limits.max_rows
     timeout_ms = options.timeout_ms  # None: the deck's statement_timeout, or its own SET
     failed = False
-    for statement in statements:
-        line = block.sql_line + statement.line
-        if failed:
-            done.append(StatementOutcome(sql=statement.text, line=line, ran=False))
-            continue
-        outcome = _run_or_explain(
-            session,
-            statement.text,
-            path,
-            line,
-            max_rows=max_rows,
-            limits=limits,
-            timeout_ms=timeout_ms,
-        )
-        done.append(outcome)
-        failed = outcome.error is not None
+    try:
+        for statement in iter_statements(block.sql, lambda: session.standard_strings):
+            line = block.sql_line + statement.line
+            if failed:
+                done.append(StatementOutcome(sql=statement.text, line=line, ran=False))
+                continue
+            outcome = _run_or_explain(
+                session,
+                statement.text,
+                path,
+                line,
+                max_rows=max_rows,
+                limits=limits,
+                timeout_ms=timeout_ms,
+            )
+            done.append(outcome)
+            failed = outcome.error is not None
+    except MetaCommandError as error:
+        return str(error)
+    return None
 
 
 def _run_or_explain(
@@ -167,6 +174,7 @@ def run_statement(
     if _CHANGES_SETTINGS.search(text):
         # SET, RESET ALL or DISCARD ALL may have changed statement_timeout behind our back.
         session.statement_timeout_ms = None
+    session.note_settings()
     copy = answer.copy
     return StatementOutcome(
         sql=text,

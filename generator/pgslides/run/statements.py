@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 # psql's {space}: only these separate tokens; anything else (even \v or a no-break space) is text.
@@ -49,7 +51,7 @@ def _meta_command_message(command: str) -> str:
     return stem + "remove it, or use a plain ```sql fence to show it"
 
 
-def split_statements(sql: str) -> list[Statement]:
+def split_statements(sql: str, standard_strings: bool = True) -> list[Statement]:
     """Split `sql` into statements exactly where psql (18) would end them.
 
     A `;` ends a statement unless it is inside a string ('', E'' with backslash escapes, U&'',
@@ -58,7 +60,8 @@ def split_statements(sql: str) -> list[Statement]:
     {FUNCTION|PROCEDURE} (psql 14+'s SQL-standard function bodies). The rest of psql's lexer is
     followed where it moves a token boundary: `$1` is a parameter, not a dollar quote; `a$b$` is
     one identifier; `1e-` swallows its sign and `1_0$a$` is one (bad) number; and, as psql reads a
-    line at a time, 'a'<newline>'b' stays two strings. standard_conforming_strings is assumed on.
+    line at a time, 'a'<newline>'b' stays two strings. With `standard_strings` false (the
+    server's standard_conforming_strings off), backslashes escape in '' and N'' strings too.
 
     Each statement's text is what psql sends: from its first character that is neither
     whitespace nor part of a `--` comment (psql drops leading `--` comments but sends `/* */`
@@ -77,13 +80,44 @@ def split_statements(sql: str) -> list[Statement]:
     A backslash outside strings and comments is a psql meta-command (psql would run it itself,
     never send it): MetaCommandError, carrying the command and its line.
     """
-    statements = []
+    return list(iter_statements(sql, lambda: standard_strings))
+
+
+def iter_statements(sql: str, standard_strings: Callable[[], bool]) -> Iterator[Statement]:
+    """split_statements, one statement at a time, for a session whose statements may change
+    standard_conforming_strings (SET standard_conforming_strings = off) as they run.
+
+    psql reads the server's setting each time it reads a line, so a statement's SET applies
+    from the line after the one it ends on. `standard_strings()` is asked at the start and
+    again each time the next statement is asked for, the previous one having run by then.
+    """
     line, counted_to = 0, 0
-    for start, end in _spans(sql):
+    for start, end in _iter_spans(sql, standard_strings):
         line += sql.count("\n", counted_to, start)
         counted_to = start
-        statements.append(Statement(sql[start:end], line))
-    return statements
+        yield Statement(sql[start:end], line)
+
+
+class _LineSettings:
+    """standard_conforming_strings for each line of the block, as psql reads it per line."""
+
+    def __init__(self, sql: str, first: bool) -> None:
+        self.sql = sql
+        self.starts = [0]  # offsets where a value starts to apply, ascending
+        self.values = [first]
+
+    def after(self, offset: int, value: bool) -> None:
+        """`value` applies from the line after the one holding `offset`."""
+        newline = self.sql.find("\n", offset)
+        start = len(self.sql) if newline < 0 else newline + 1
+        if self.starts[-1] == start:
+            self.values[-1] = value
+        elif self.values[-1] != value:
+            self.starts.append(start)
+            self.values.append(value)
+
+    def at(self, offset: int) -> bool:
+        return self.values[bisect_right(self.starts, offset) - 1]
 
 
 class _Statement:
@@ -127,9 +161,14 @@ class _Statement:
         )
 
 
-def _spans(sql: str) -> list[tuple[int, int]]:
+def _spans(sql: str, standard_strings: bool = True) -> list[tuple[int, int]]:
     """The (start, end) offsets of each statement's text in `sql`."""
-    spans = []
+    return list(_iter_spans(sql, lambda: standard_strings))
+
+
+def _iter_spans(sql: str, standard_strings: Callable[[], bool]) -> Iterator[tuple[int, int]]:
+    """The (start, end) offsets of each statement's text, asking for the setting after each."""
+    settings = _LineSettings(sql, standard_strings())
     current = _Statement()
     i, n = 0, len(sql)
     while i < n:
@@ -141,7 +180,10 @@ def _spans(sql: str) -> list[tuple[int, int]]:
             i = _line_comment_end(sql, i)
             continue
         if char == ";" and current.paren_depth == 0 and current.begin_depth == 0:
-            spans.append(current.span(sql, i + 1))
+            span = current.span(sql, i + 1)
+            if span is not None:
+                yield span  # and the statement runs before this generator goes on
+                settings.after(i, standard_strings())
             current = _Statement()
             i += 1
             continue
@@ -162,15 +204,16 @@ def _spans(sql: str) -> list[tuple[int, int]]:
             current.paren_depth = max(current.paren_depth - 1, 0)
             i += 1
         else:
-            i = _token_end(sql, i, current)
-    spans.append(current.span(sql))
-    return [span for span in spans if span is not None]
+            i = _token_end(sql, i, current, settings.at(i))
+    span = current.span(sql)
+    if span is not None:
+        yield span
 
 
-def _token_end(sql: str, i: int, current: _Statement) -> int:
+def _token_end(sql: str, i: int, current: _Statement, standard: bool) -> int:
     """Skip the token at `i`, one that cannot end a statement, noting identifiers."""
     char, after = sql[i], sql[i + 1 : i + 2]
-    opening = _string_opening(sql, i)
+    opening = _string_opening(sql, i, standard)
     if opening is not None:
         body, quote, escapes = opening
         end = _quoted_end(sql, body, quote, escapes)
@@ -195,16 +238,16 @@ def _token_end(sql: str, i: int, current: _Statement) -> int:
     return end
 
 
-def _string_opening(sql: str, i: int) -> tuple[int, str, bool] | None:
+def _string_opening(sql: str, i: int, standard: bool) -> tuple[int, str, bool] | None:
     """For a string or quoted identifier opening at `i`: where its body starts, its quote
-    character, and whether backslashes escape in it (E'' strings only)."""
+    character, and whether backslashes escape in it (E'' strings; '' and N'' strings too
+    when standard_conforming_strings is off, as psql's lexer picks its xe state then)."""
     char, after = sql[i], sql[i + 1 : i + 2]
     if char in "'\"":
-        return i + 1, char, False
-    if char in "eE" and after == "'":
-        return i + 2, "'", True
-    if char in "bBxXnN" and after == "'":
-        return i + 2, "'", False  # bit, hex and national strings quote like plain ones
+        return i + 1, char, char == "'" and not standard
+    if char in "eEnNbBxX" and after == "'":
+        # psql lexes the N of N'' alone, then a plain string; bit and hex strings never escape.
+        return i + 2, "'", char in "eE" or (char in "nN" and not standard)
     if char in "uU" and after == "&" and sql[i + 2 : i + 3] in ("'", '"'):
         return i + 3, sql[i + 2], False  # U&'' strings and U&"" identifiers
     return None

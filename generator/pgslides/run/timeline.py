@@ -50,6 +50,7 @@ _TRANSACTION = re.compile(r"\btransaction (\d+)")
 _SECOND_LOOK_S = 0.05
 # Statement and lock timeouts: when they fire depends on the clock, not on the deck.
 _TIMEOUTS = frozenset({"57014", "55P03"})
+_SETS_STRINGS = re.compile(r"standard_conforming_strings", re.IGNORECASE)
 _GLOBAL_TAGS = {"CREATE DATABASE": "database", "CREATE ROLE": "role"}
 _CREATE_NAME = re.compile(
     r'^\s*create\s+(?:database|role|user|group)\s+(?P<name>"(?:[^"]|"")+"|[^\s;]+)',
@@ -170,23 +171,27 @@ class _Timeline:
         for block in self.deck.blocks:
             if self.stop.is_set():
                 raise ExecutionError(f"{self.deck.path}:{block.line}: interrupted")
+            worker = self._worker(block.options.session)
             try:
-                statements = split_statements(block.sql)
+                # Refused before anything runs. The worker splits again as the block runs,
+                # with the setting of the moment: a block that sets standard_conforming_strings
+                # itself can only be split that way, and is left to it.
+                statements = split_statements(block.sql, worker.session.standard_strings)
             except MetaCommandError as error:
-                self.records[block.index].problem = str(error)
-                continue
+                if _SETS_STRINGS.search(block.sql) is None:
+                    self.records[block.index].problem = str(error)
+                    continue
+                statements = []
             refusal = next(filter(None, (unsupported_statement(s.text) for s in statements)), None)
             if refusal is not None:
                 self.records[block.index].problem = refusal
                 continue
-            worker = self._worker(block.options.session)
             worker.last_block = block.index
             run = _Run(block, worker, Future())
             run.future = worker.executor.submit(
                 run_block_statements,
                 worker.session,
                 block,
-                statements,
                 path=self.deck.path,
                 limits=self.limits,
                 done=run.done,
@@ -374,6 +379,8 @@ class _Timeline:
             record = self.records[block.index]
             run = self.runs.get(block.index)
             problem = record.problem
+            if problem is None and run is not None and run.future.done():
+                problem = run.future.result()  # a meta-command found as the block ran
             if problem is None and run is not None:
                 problem = expectation_problem(block.options.expect, list(self._stable(run.done)))
             blocks.append(
