@@ -21,8 +21,9 @@ from pgslides.outcome import BlockOutcome, StatementOutcome
 from pgslides.parse.deck import parse_deck
 from pgslides.render import html as render
 from pgslides.render import textformat
-from pgslides.run.database import DeckDatabase, Server, SessionSettings
+from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import RunLimits
+from pgslides.run.server import Server
 from pgslides.run.timeline import run_deck
 
 _LOCUS = re.compile(r"^psql:[^\n]*?:\d+: ", re.MULTILINE)

@@ -21,8 +21,9 @@ from markupsafe import Markup
 from pgslides.outcome import BlockOutcome, Column, StatementOutcome
 from pgslides.parse.deck import parse_deck, read_deck
 from pgslides.render import html as render
-from pgslides.run.database import DeckDatabase, Server, SessionSettings
+from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import RunLimits
+from pgslides.run.server import Server
 from pgslides.run.timeline import run_deck
 
 GOLDEN = Path(__file__).parent / "golden"

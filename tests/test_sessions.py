@@ -6,9 +6,10 @@ import textwrap
 
 from pgslides.outcome import DeckOutcome
 from pgslides.parse.deck import parse_deck
-from pgslides.run.database import DeckDatabase, Server, SessionSettings
+from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import RunLimits
 from pgslides.run.runner import DeckResult, deck_report
+from pgslides.run.server import Server
 from pgslides.run.timeline import run_deck
 
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pgslides.run.database import Server
+from pgslides.run.server import Server
 from pgslides.run.statements import (
     MetaCommandError,
     Statement,

@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 
 from pgslides.render import textformat
-from pgslides.run.database import Server, connect
+from pgslides.run.server import Server, connect
 
 # psql right-aligns exactly these types (print.c, column_type_alignment).
 NUMERIC_OIDS = {20, 21, 23, 26, 700, 701, 790, 1700, 28, 5069, 29}

@@ -60,8 +60,8 @@ def check_decks(config_file: Path, decks: list[Path], against_cache: bool = Fals
     from dataclasses import replace
 
     from pgslides.adapters.mkdocs import load_plugin_config, run_settings
-    from pgslides.run.database import DatabaseError
     from pgslides.run.runner import Runner, display_path, is_deck_path
+    from pgslides.run.server import DatabaseError
 
     try:
         docs_dir, config = load_plugin_config(config_file)
@@ -108,8 +108,8 @@ def _check(
     from pgslides.cache import UnreadableCacheError
     from pgslides.drift import unordered_results
     from pgslides.parse.deck import DeckError, read_deck
-    from pgslides.run.database import DatabaseError
     from pgslides.run.runner import DeckResult, deck_report
+    from pgslides.run.server import DatabaseError
 
     problems: list[str] = []
     warnings: list[str] = []  # worth fixing, not a failure: slides that will not fit, order

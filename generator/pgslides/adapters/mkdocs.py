@@ -18,7 +18,7 @@ from mkdocs.utils import get_relative_url
 from pgslides.outcome import DeckOutcome
 from pgslides.parse.deck import Deck, DeckError, parse_duration, read_deck
 from pgslides.render import html as render
-from pgslides.run.database import ISOLATIONS, DatabaseError, secret_forms, server_from_url
+from pgslides.run.database import ISOLATIONS
 from pgslides.run.runner import (
     DeckResult,
     Runner,
@@ -28,6 +28,7 @@ from pgslides.run.runner import (
     is_deck_path,
     stop_on_sigterm,
 )
+from pgslides.run.server import DatabaseError, secret_forms, server_from_url
 
 log = get_plugin_logger("pgslides")
 

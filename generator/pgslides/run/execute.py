@@ -14,7 +14,12 @@ from pgslides.parse.deck import Block
 from pgslides.run.copyout import FROM_STDIN_PROBLEM, is_copy_from_stdin
 from pgslides.run.database import Session
 from pgslides.run.rows import MAX_VALUE_CHARS, NUMERIC_OIDS, cut_value, run_streamed
-from pgslides.run.statements import MetaCommandError, Statement, iter_statements
+from pgslides.run.statements import (
+    MetaCommandError,
+    Statement,
+    iter_statements,
+    split_statements,
+)
 
 # How long past a statement's own timeout the client waits before cancelling it itself:
 # the server's statement_timeout should fire first and give its own message; this catches a
@@ -25,6 +30,8 @@ WATCHDOG_GRACE_S = 1.0
 _CHANGES_SETTINGS = re.compile(
     r"\bstatement_timeout\b|^\s*(?:reset|discard)\s+all\b", re.IGNORECASE | re.MULTILINE
 )
+
+_SETS_STRINGS = re.compile(r"standard_conforming_strings", re.IGNORECASE)
 
 # psql's prompt shows these as =>, =*> and =!>.
 _TRANSACTION_STATES = {
@@ -191,6 +198,21 @@ def run_statement(
     )
 
 
+def block_refusal(sql: str, standard_strings: bool) -> str | None:
+    """Why a block cannot run at all, decided before any of it runs (a psql meta-command,
+    COPY FROM STDIN), or None.
+
+    A block that sets standard_conforming_strings itself can only be split as it runs
+    (run_block_statements does), so a meta-command found here does not refuse it."""
+    try:
+        statements = split_statements(sql, standard_strings)
+    except MetaCommandError as error:
+        if _SETS_STRINGS.search(sql) is None:
+            return str(error)
+        statements = []
+    return next(filter(None, (unsupported_statement(s.text) for s in statements)), None)
+
+
 def unsupported_statement(text: str) -> str | None:
     """Why a statement cannot run in a live block at all, or None."""
     return FROM_STDIN_PROBLEM if is_copy_from_stdin(text) else None
@@ -224,6 +246,7 @@ __all__ = [
     "RunLimits",
     "SetupFile",
     "Statement",
+    "block_refusal",
     "cut_value",
     "expectation_problem",
     "run_block_statements",

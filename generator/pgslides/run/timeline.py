@@ -10,7 +10,6 @@ block, never by timing, so the page shows the same timeline on every build.
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,33 +28,26 @@ from pgslides.outcome import (
     StatementOutcome,
 )
 from pgslides.parse.deck import Block, Deck
-from pgslides.run.database import DeckDatabase, Session, server_version
+from pgslides.run.database import DeckDatabase, Session
 from pgslides.run.execute import (
     WATCHDOG_GRACE_S,
     ExecutionError,
     RunLimits,
     SetupFile,
+    block_refusal,
     expectation_problem,
     run_block_statements,
     run_setup,
-    unsupported_statement,
 )
-from pgslides.run.statements import MetaCommandError, split_statements
+from pgslides.run.locks import StableNaming, in_cycle, lock_graph
+from pgslides.run.server import server_version
 
 SETUP_SESSION = "main"
 OTHER_CONNECTION = "another connection"
-_PROCESS = re.compile(r"\b([Pp]rocess) (\d+)")
-_TRANSACTION = re.compile(r"\btransaction (\d+)")
 # How long to wait before looking at the lock graph a second time (see _Timeline._await).
 _SECOND_LOOK_S = 0.05
 # Statement and lock timeouts: when they fire depends on the clock, not on the deck.
 _TIMEOUTS = frozenset({"57014", "55P03"})
-_SETS_STRINGS = re.compile(r"standard_conforming_strings", re.IGNORECASE)
-_GLOBAL_TAGS = {"CREATE DATABASE": "database", "CREATE ROLE": "role"}
-_CREATE_NAME = re.compile(
-    r'^\s*create\s+(?:database|role|user|group)\s+(?P<name>"(?:[^"]|"")+"|[^\s;]+)',
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -87,36 +79,9 @@ class _Record:
     problem: str | None = None
 
 
-def _in_cycle(start: int, graph: dict[int, list[int]]) -> bool:
-    """Whether following who-waits-for-whom from `start` leads back to it (a deadlock)."""
-    seen: set[int] = set()
-    frontier = list(graph.get(start, []))
-    while frontier:
-        pid = frontier.pop()
-        if pid == start:
-            return True
-        if pid not in seen:
-            seen.add(pid)
-            frontier.extend(graph.get(pid, []))
-    return False
-
-
 def _timed_out(run: _Run) -> bool:
     last = run.done[-1] if run.done else None
     return last is not None and last.error is not None and last.error.sqlstate in _TIMEOUTS
-
-
-def created_global(statement: StatementOutcome) -> tuple[str, str] | None:
-    """("database" | "role", name) when the statement created one: they outlive the deck's
-    own database, so the deck must drop them."""
-    kind = _GLOBAL_TAGS.get(statement.status or "")
-    match = _CREATE_NAME.match(statement.sql) if kind else None
-    if kind is None or match is None:
-        return None
-    name = match["name"]
-    if name.startswith('"'):
-        return kind, name[1:-1].replace('""', '"')
-    return kind, name.lower()
 
 
 def run_deck(
@@ -134,20 +99,13 @@ def run_deck(
         for setup_file in setup:
             run_setup(setup_file, db.session(SETUP_SESSION), limits, done)
     finally:
-        _drop_later(db, done)
+        db.drop_created(done)
     timeline = _Timeline(deck, db, limits, stop or threading.Event())
     try:
         timeline.run()
     finally:
         timeline.close()
     return timeline.outcome(version)
-
-
-def _drop_later(db: DeckDatabase, statements: list[StatementOutcome]) -> None:
-    for statement in statements:
-        created = created_global(statement)
-        if created is not None:
-            db.drop_later(*created)
 
 
 class _Timeline:
@@ -163,7 +121,7 @@ class _Timeline:
         self.waiting: list[_Run] = []  # in the order they started waiting
         self.records = {block.index: _Record() for block in deck.blocks}
         self.warnings: list[DeckWarning] = []
-        self._xids: dict[str, int] = {}
+        self._naming = StableNaming()
 
     # --- running ---
 
@@ -172,17 +130,7 @@ class _Timeline:
             if self.stop.is_set():
                 raise ExecutionError(f"{self.deck.path}:{block.line}: interrupted")
             worker = self._worker(block.options.session)
-            try:
-                # Refused before anything runs. The worker splits again as the block runs,
-                # with the setting of the moment: a block that sets standard_conforming_strings
-                # itself can only be split that way, and is left to it.
-                statements = split_statements(block.sql, worker.session.standard_strings)
-            except MetaCommandError as error:
-                if _SETS_STRINGS.search(block.sql) is None:
-                    self.records[block.index].problem = str(error)
-                    continue
-                statements = []
-            refusal = next(filter(None, (unsupported_statement(s.text) for s in statements)), None)
+            refusal = block_refusal(block.sql, worker.session.standard_strings)
             if refusal is not None:
                 self.records[block.index].problem = refusal
                 continue
@@ -237,7 +185,7 @@ class _Timeline:
         """The names of the sessions the run waits for, if it waits outside any deadlock."""
         graph = self._lock_graph(run.block)
         blockers = graph.get(run.worker.pid, [])
-        if not blockers or _in_cycle(run.worker.pid, graph):
+        if not blockers or in_cycle(run.worker.pid, graph):
             return None
         return self._names(blockers)
 
@@ -305,22 +253,12 @@ class _Timeline:
 
     def _lock_graph(self, block: Block) -> dict[int, list[int]]:
         """For each of our sessions' backends, the backends it waits for: one query, one moment."""
-        pids = [worker.pid for worker in self.workers.values()]
         try:
-            with self.db.monitor().cursor() as cur:
-                cur.execute(
-                    "SELECT pid, pg_blocking_pids(pid) FROM unnest(%s::int[]) AS pid", (pids,)
-                )
-                rows = cur.fetchall()
+            return lock_graph(self.db.monitor(), [worker.pid for worker in self.workers.values()])
         except psycopg2.Error as error:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else "closed"
             message = f"lost the connection to the server: {reason}"
             raise ExecutionError(f"{self.deck.path}:{block.line}: {message}") from None
-        # Raw text, as every value here: '{123,456}'.
-        return {
-            int(pid): [int(other) for other in found.strip("{}").split(",") if other]
-            for pid, found in rows
-        }
 
     def _names(self, pids: list[int]) -> tuple[str, ...]:
         by_pid = {worker.pid: name for name, worker in self.workers.items()}
@@ -343,35 +281,13 @@ class _Timeline:
                 worker.session.conn.cancel()
             worker.executor.shutdown(wait=True, cancel_futures=True)
         for run in self.runs.values():
-            _drop_later(self.db, run.done)
+            self.db.drop_created(run.done)
 
     # --- the result ---
 
     def _stable(self, statements: Any) -> tuple[StatementOutcome, ...]:
-        """Statements with our backends' pids named and transaction ids numbered in messages.
-
-        A deadlock's DETAIL names processes and transaction ids, which change on every build;
-        the slide says which session it was and keeps the ids apart, the same every time.
-        """
         names = {str(worker.pid): name for name, worker in self.workers.items()}
-
-        def stable(text: str | None) -> str | None:
-            if not text:
-                return text
-            text = _PROCESS.sub(lambda m: f"{m[1]} {names.get(m[2], m[2])}", text)
-            return _TRANSACTION.sub(lambda m: f"transaction {self._xid_number(m[1])}", text)
-
-        def stable_statement(statement: StatementOutcome) -> StatementOutcome:
-            error = statement.error
-            if error is None:
-                return statement
-            error = replace(error, message=stable(error.message), detail=stable(error.detail))
-            return replace(statement, error=error)
-
-        return tuple(stable_statement(statement) for statement in statements)
-
-    def _xid_number(self, xid: str) -> int:
-        return self._xids.setdefault(xid, len(self._xids) + 1)
+        return self._naming.statements(statements, names)
 
     def outcome(self, version: str) -> DeckOutcome:
         blocks = []
