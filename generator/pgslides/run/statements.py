@@ -6,10 +6,19 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-# psql's {space}: only these separate tokens; anything else (even \v or a no-break space) is text.
-_SPACE = " \t\n\r\f"
-_NEWLINE = "\n\r"
-_DIGITS = frozenset("0123456789")
+from pgslides.run.psqllex import (
+    DIGITS,
+    SPACE,
+    block_comment_end,
+    dollar_end,
+    identifier_end,
+    is_letter,
+    line_comment_end,
+    meta_command,
+    number_end,
+    quoted_end,
+    string_opening,
+)
 
 # The words psql remembers among the first four identifiers of a statement, to notice
 # CREATE [OR REPLACE] {FUNCTION|PROCEDURE}; it keeps only their first letter.
@@ -173,11 +182,11 @@ def _iter_spans(sql: str, standard_strings: Callable[[], bool]) -> Iterator[tupl
     i, n = 0, len(sql)
     while i < n:
         char = sql[i]
-        if char in _SPACE:
+        if char in SPACE:
             i += 1
             continue
         if sql.startswith("--", i):
-            i = _line_comment_end(sql, i)
+            i = line_comment_end(sql, i)
             continue
         if char == ";" and current.paren_depth == 0 and current.begin_depth == 0:
             span = current.span(sql, i + 1)
@@ -190,13 +199,13 @@ def _iter_spans(sql: str, standard_strings: Callable[[], bool]) -> Iterator[tupl
         if current.start is None:
             current.start = i
         if sql.startswith("/*", i):
-            i, closed = _block_comment_end(sql, i)
+            i, closed = block_comment_end(sql, i)
             # An unclosed comment is sent all the same, so the server can say it is unclosed.
             current.has_content = current.has_content or not closed
             continue
         current.has_content = True
         if char == "\\":
-            raise MetaCommandError(_meta_command(sql, i), sql.count("\n", 0, i))
+            raise MetaCommandError(meta_command(sql, i), sql.count("\n", 0, i))
         if char == "(":
             current.paren_depth += 1
             i += 1
@@ -213,168 +222,26 @@ def _iter_spans(sql: str, standard_strings: Callable[[], bool]) -> Iterator[tupl
 def _token_end(sql: str, i: int, current: _Statement, standard: bool) -> int:
     """Skip the token at `i`, one that cannot end a statement, noting identifiers."""
     char, after = sql[i], sql[i + 1 : i + 2]
-    opening = _string_opening(sql, i, standard)
+    opening = string_opening(sql, i, standard)
     if opening is not None:
         body, quote, escapes = opening
-        end = _quoted_end(sql, body, quote, escapes)
+        end = quoted_end(sql, body, quote, escapes)
     elif char in "uU" and after == "&":
         end = i + 1  # psql's lexer sets this U aside without counting it as an identifier
-    elif _is_letter(char):
-        end = _identifier_end(sql, i)
+    elif is_letter(char):
+        end = identifier_end(sql, i)
         current.note_identifier(sql[i:end])
     elif char == "$":
-        end = _dollar_end(sql, i)
-    elif char in _DIGITS or (char == "." and after in _DIGITS):
-        end = _number_end(sql, i)
+        end = dollar_end(sql, i)
+    elif char in DIGITS or (char == "." and after in DIGITS):
+        end = number_end(sql, i)
     elif char == ":" and after == ":":
         end = i + 2  # a cast; the name after it is an identifier
     elif char == ":":
         # A psql variable (:name): never an identifier to the lexer, even when it is not set.
         end = i + 1
-        while _is_letter(sql[end : end + 1]) or sql[end : end + 1] in _DIGITS:
+        while is_letter(sql[end : end + 1]) or sql[end : end + 1] in DIGITS:
             end += 1
     else:
         end = i + 1
     return end
-
-
-def _string_opening(sql: str, i: int, standard: bool) -> tuple[int, str, bool] | None:
-    """For a string or quoted identifier opening at `i`: where its body starts, its quote
-    character, and whether backslashes escape in it (E'' strings; '' and N'' strings too
-    when standard_conforming_strings is off, as psql's lexer picks its xe state then)."""
-    char, after = sql[i], sql[i + 1 : i + 2]
-    if char in "'\"":
-        return i + 1, char, char == "'" and not standard
-    if char in "eEnNbBxX" and after == "'":
-        # psql lexes the N of N'' alone, then a plain string; bit and hex strings never escape.
-        return i + 2, "'", char in "eE" or (char in "nN" and not standard)
-    if char in "uU" and after == "&" and sql[i + 2 : i + 3] in ("'", '"'):
-        return i + 3, sql[i + 2], False  # U&'' strings and U&"" identifiers
-    return None
-
-
-def _is_letter(char: str) -> bool:
-    """psql's [A-Za-z\\200-\\377_]: any byte of a multibyte UTF-8 character is a letter."""
-    return (char.isascii() and char.isalpha()) or char == "_" or char > "\x7f"
-
-
-def _identifier_end(sql: str, i: int) -> int:
-    """End of the identifier whose first letter is at `i`."""
-    return _word_end(sql, i + 1)
-
-
-def _word_end(sql: str, i: int, dollar: bool = True) -> int:
-    """End of the letters, digits and (unless in a dollar tag) dollar signs from `i` on."""
-    n = len(sql)
-    while i < n and (_is_letter(sql[i]) or sql[i] in _DIGITS or (dollar and sql[i] == "$")):
-        i += 1
-    return i
-
-
-def _line_comment_end(sql: str, i: int) -> int:
-    n = len(sql)
-    while i < n and sql[i] not in _NEWLINE:
-        i += 1
-    return i
-
-
-def _block_comment_end(sql: str, i: int) -> tuple[int, bool]:
-    """End of the /* comment at `i`, and whether it was closed; comments nest in PostgreSQL."""
-    depth, i, n = 0, i + 2, len(sql)
-    while i < n:
-        if sql.startswith("/*", i):
-            depth += 1
-            i += 2
-        elif sql.startswith("*/", i):
-            if depth == 0:
-                return i + 2, True
-            depth -= 1
-            i += 2
-        else:
-            i += 1
-    return n, False
-
-
-def _quoted_end(sql: str, i: int, quote: str, escapes: bool) -> int:
-    """End of a quoted string or identifier whose body starts at `i`.
-
-    A doubled quote stands for itself; in E'' strings a backslash escapes the next character.
-    No quote continuation across lines ('a'<newline>'b'): psql lexes one input line at a time,
-    so it never sees one, and an E'' string's escapes do not carry over to the next string.
-    """
-    n = len(sql)
-    while i < n:
-        char = sql[i]
-        if escapes and char == "\\":
-            i += 2
-        elif char != quote:
-            i += 1
-        elif sql.startswith(quote, i + 1):
-            i += 2
-        else:
-            return i + 1
-    return n
-
-
-def _dollar_end(sql: str, i: int) -> int:
-    """End of what starts with `$` at `i`: a dollar quote, a parameter, or a lone `$`."""
-    n = len(sql)
-    j = i + 1
-    if j < n and sql[j] in _DIGITS:
-        # $1 is a parameter; letters glued to it ($1abc) are junk in the same token.
-        while j < n and sql[j] in _DIGITS:
-            j += 1
-        return _word_end(sql, j) if _is_letter(sql[j : j + 1]) else j
-    if j < n and _is_letter(sql[j]):
-        j = _word_end(sql, j, dollar=False)
-    if not sql.startswith("$", j):
-        # $tag without a closing $: psql keeps the $ alone and lexes the tag as an identifier.
-        return i + 1
-    delimiter = sql[i : j + 1]
-    close = sql.find(delimiter, j + 1)
-    return n if close < 0 else close + len(delimiter)
-
-
-def _number_end(sql: str, i: int) -> int:
-    """End of the number at `i`, as psql 15+ lexes it (junk glued to a number is part of it).
-
-    It matters in two places: an exponent's sign belongs to the number, so `1e--` is not a
-    comment; letters glued to a number are junk, not an identifier (`1e'x'` is no E'' string).
-    """
-    j = _digits_end(sql, i)
-    if sql.startswith(".", j) and not sql.startswith("..", j):
-        j = _digits_end(sql, j + 1)
-    if sql[j : j + 1] in ("e", "E"):
-        k = j + 1
-        signed = sql[k : k + 1] in ("+", "-")
-        if signed:
-            k += 1
-        if sql[k : k + 1] in _DIGITS:
-            j = _digits_end(sql, k)
-        elif signed:
-            return k  # "1e-": the lexer's realfail token takes the sign, and no junk after it
-    if _is_letter(sql[j : j + 1]):
-        j = _word_end(sql, j)
-    # The lexer takes the longest match, and junk may start at an underscore between digits:
-    # "1_0$a$" is 1 followed by the junk _0$a$, not 1_0 followed by a dollar quote.
-    underscore = sql.rfind("_", i, j)
-    return j if underscore < 0 else max(j, _word_end(sql, underscore))
-
-
-def _digits_end(sql: str, i: int) -> int:
-    """End of the digits at `i`, single underscores allowed between digits (1_000)."""
-    while sql[i : i + 1] in _DIGITS:
-        i += 1
-        if sql[i : i + 1] == "_" and sql[i + 1 : i + 2] in _DIGITS:
-            i += 1
-    return i
-
-
-def _meta_command(sql: str, i: int) -> str:
-    """The psql command starting with the backslash at `i`: up to whitespace or a backslash."""
-    if sql[i + 1 : i + 2] in (";", ":"):
-        return sql[i : i + 2]
-    j, n = i + 1, len(sql)
-    while j < n and sql[j] not in _SPACE and sql[j] != "\\":
-        j += 1
-    return sql[i:j]
