@@ -36,7 +36,7 @@ import yaml
 from mkdocs.commands.build import build
 from mkdocs.config import load_config
 
-from pgslides.run.database import EmbeddedServer
+from pgslides.run.embedded import EmbeddedServer
 
 ROWS_PER_DECK = 1000  # rows each deck inserts before updating, deleting and selecting them
 DB_PREFIX = f"bench_{os.getpid()}_"  # databases the psql and markdown-exec cases create

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pgslides.run.database import EmbeddedServer, Server, connect, server_from_url
+from pgslides.run.embedded import EmbeddedServer
+from pgslides.run.server import Server, connect, server_from_url
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 

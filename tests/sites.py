@@ -18,7 +18,7 @@ from mkdocs.commands.build import build
 from mkdocs.config import load_config
 
 from pgslides.adapters.mkdocs import PgSlidesPlugin
-from pgslides.run.database import Server
+from pgslides.run.server import Server
 
 BIN = Path(sys.executable).parent
 

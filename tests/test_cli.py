@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pgslides.run.database import Server
+from pgslides.run.server import Server
 from sites import BIN, database_url, make_site, run, with_options
 
 GOOD = """

@@ -9,8 +9,9 @@ import pytest
 
 from pgslides.outcome import DeckOutcome
 from pgslides.parse.deck import parse_deck
-from pgslides.run.database import DeckDatabase, Server, SessionSettings
+from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import RunLimits, SetupFile
+from pgslides.run.server import Server
 from pgslides.run.timeline import run_deck
 
 # One row per type; every value is compared with what psql prints for the same query.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pgslides.run.database import Server
+from pgslides.run.server import Server
 from sites import database_url, log_messages, make_site, mkdocs_build
 
 DECK = """

@@ -31,7 +31,8 @@ import pytest
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
-from pgslides.run.database import EmbeddedServer, Server, connect
+from pgslides.run.embedded import EmbeddedServer
+from pgslides.run.server import Server, connect
 from sites import BIN, database_url, deck_text, log_messages, make_site, table_cells
 
 PID = os.getpid()

@@ -28,7 +28,7 @@ from pgslides.parse.deck import (
     DeckError,
     parse_deck,
 )
-from pgslides.run.database import Server
+from pgslides.run.server import Server
 from sites import (
     BIN,
     VOID,

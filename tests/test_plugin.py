@@ -12,7 +12,7 @@ import pytest
 from mkdocs.commands.build import build
 from mkdocs.exceptions import Abort
 
-from pgslides.run.database import Server, connect
+from pgslides.run.server import Server, connect
 from sites import (
     BIN,
     Node,

@@ -12,9 +12,10 @@ from pgslides import render
 from pgslides.drift import statement_difference
 from pgslides.outcome import StatementOutcome
 from pgslides.parse.deck import DeckError, parse_deck
-from pgslides.run.database import DeckDatabase, Server, SessionSettings
+from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import RunLimits, SetupFile
 from pgslides.run.runner import Runner, RunSettings
+from pgslides.run.server import Server
 from pgslides.run.timeline import run_deck
 from sites import BIN, database_url, log_messages, make_site, mkdocs_build, run
 
@@ -238,7 +239,7 @@ def test_drift_sees_changed_copy_output():
 
 
 def test_a_short_password_on_a_slide_is_a_warning_and_masking_keeps_words(tmp_path: Path):
-    from pgslides.run.database import mask_password, server_from_url
+    from pgslides.run.server import mask_password, server_from_url
 
     server = server_from_url("postgresql://postgres:postgres@127.0.0.1:1/postgres")
     assert (

@@ -22,8 +22,9 @@ from pages import convert
 from pgslides import render
 from pgslides.outcome import BlockOutcome, Column, StatementOutcome
 from pgslides.parse.deck import parse_deck, read_deck
-from pgslides.run.database import DeckDatabase, Server, SessionSettings
+from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import RunLimits
+from pgslides.run.server import Server
 from pgslides.run.timeline import run_deck
 
 GOLDEN = Path(__file__).parent / "golden"

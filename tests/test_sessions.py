@@ -7,8 +7,9 @@ import textwrap
 from pgslides.outcome import DeckOutcome
 from pgslides.parse.deck import parse_deck
 from pgslides.report import deck_warnings
-from pgslides.run.database import DeckDatabase, Server, SessionSettings
+from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import RunLimits
+from pgslides.run.server import Server
 from pgslides.run.timeline import run_deck
 
 

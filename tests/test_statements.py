@@ -13,8 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pgslides.run.database import Server
-from pgslides.run.statements import MetaCommandError, Statement, _spans, split_statements
+from pgslides.run.server import Server
+from pgslides.run.statements import (
+    MetaCommandError,
+    Statement,
+    _spans,
+    iter_statements,
+    split_statements,
+)
 
 
 def split(sql: str) -> list[tuple[str, int]]:
@@ -24,14 +30,14 @@ def split(sql: str) -> list[tuple[str, int]]:
 # --- examples: one per rule, with exact texts and line offsets ---------------------------------
 
 BASICS = [
-    pytest.param("SELECT 1;\nSELECT 2;", [("SELECT 1", 0), ("SELECT 2", 1)], id="two statements"),
-    pytest.param("SELECT 1; SELECT 2;", [("SELECT 1", 0), ("SELECT 2", 0)], id="one line"),
+    pytest.param("SELECT 1;\nSELECT 2;", [("SELECT 1;", 0), ("SELECT 2;", 1)], id="two statements"),
+    pytest.param("SELECT 1; SELECT 2;", [("SELECT 1;", 0), ("SELECT 2;", 0)], id="one line"),
     pytest.param(
-        "SELECT 1;\nSELECT 2", [("SELECT 1", 0), ("SELECT 2", 1)], id="no final semicolon"
+        "SELECT 1;\nSELECT 2", [("SELECT 1;", 0), ("SELECT 2", 1)], id="no final semicolon"
     ),
     pytest.param(
         "\n\n  SELECT 1,\n         2\n  FROM t;\n",
-        [("SELECT 1,\n         2\n  FROM t", 2)],
+        [("SELECT 1,\n         2\n  FROM t;", 2)],
         id="line of the first character",
     ),
     pytest.param(";;\n;  ;", [], id="empty statements"),
@@ -43,118 +49,130 @@ BASICS = [
         id="comment-only statements send nothing",
     ),
     pytest.param(
-        "-- the answer\n--\nSELECT 42;", [("SELECT 42", 2)], id="leading line comments dropped"
+        "-- the answer\n--\nSELECT 42;", [("SELECT 42;", 2)], id="leading line comments dropped"
     ),
     pytest.param(
         "/* the answer */ SELECT 42;",
-        [("/* the answer */ SELECT 42", 0)],
+        [("/* the answer */ SELECT 42;", 0)],
         id="leading block comment kept",
     ),
     pytest.param(
         "SELECT 1 -- one\n  + 1 /* two */\n;",
-        [("SELECT 1 -- one\n  + 1 /* two */", 0)],
+        [("SELECT 1 -- one\n  + 1 /* two */\n;", 0)],
         id="inner comments kept",
     ),
-    pytest.param("SELECT 1 \t\f\r\n\n;", [("SELECT 1", 0)], id="trailing whitespace cut"),
-    pytest.param("SELECT\n\n1;", [("SELECT\n\n1", 0)], id="blank lines kept (psql drops them)"),
+    pytest.param(
+        "SELECT 1 \t\f\r\n\n;", [("SELECT 1 \t\f\r\n\n;", 0)], id="whitespace before ; kept"
+    ),
+    pytest.param("SELECT\n\n1;", [("SELECT\n\n1;", 0)], id="blank lines kept (psql drops them)"),
+    pytest.param(
+        "SELECT 1;\nSELECT 2  \n\n",
+        [("SELECT 1;", 0), ("SELECT 2  ", 1)],
+        id="final line breaks cut",
+    ),
+    pytest.param(
+        "SELECT 1 -- one\n \n",
+        [("SELECT 1 -- one\n ", 0)],
+        id="final statement keeps its last line",
+    ),
 ]
 
 QUOTES = [
     pytest.param(
         "SELECT 'a;b', 'it''s; fine';\nSELECT 2;",
-        [("SELECT 'a;b', 'it''s; fine'", 0), ("SELECT 2", 1)],
+        [("SELECT 'a;b', 'it''s; fine';", 0), ("SELECT 2;", 1)],
         id="single quotes",
     ),
     pytest.param(
         "SELECT 'C:\\';\nSELECT 2;",
-        [("SELECT 'C:\\'", 0), ("SELECT 2", 1)],
+        [("SELECT 'C:\\';", 0), ("SELECT 2;", 1)],
         id="backslash is plain in a standard string",
     ),
     pytest.param(
         "SELECT E'it\\'s; fine', e'\\\\';\nSELECT 2;",
-        [("SELECT E'it\\'s; fine', e'\\\\'", 0), ("SELECT 2", 1)],
+        [("SELECT E'it\\'s; fine', e'\\\\';", 0), ("SELECT 2;", 1)],
         id="E-string backslash escapes",
     ),
     pytest.param(
         "SELECT E'a'\n'\\'; SELECT 2",
-        [("SELECT E'a'\n'\\'", 0), ("SELECT 2", 1)],
+        [("SELECT E'a'\n'\\';", 0), ("SELECT 2", 1)],
         id="no quote continuation, as psql reads line by line",
     ),
     pytest.param(
         'SELECT U&\'d\\0061t;a\' AS U&"a;""b";\nSELECT 2;',
-        [('SELECT U&\'d\\0061t;a\' AS U&"a;""b"', 0), ("SELECT 2", 1)],
+        [('SELECT U&\'d\\0061t;a\' AS U&"a;""b";', 0), ("SELECT 2;", 1)],
         id="U& string and identifier",
     ),
     pytest.param(
         "SELECT B'1;0', X'1F;', N'n;';\nSELECT 2",
-        [("SELECT B'1;0', X'1F;', N'n;'", 0), ("SELECT 2", 1)],
+        [("SELECT B'1;0', X'1F;', N'n;';", 0), ("SELECT 2", 1)],
         id="bit, hex and national strings",
     ),
     pytest.param(
         'SELECT 1 AS "a;""b";\nSELECT 2;',
-        [('SELECT 1 AS "a;""b"', 0), ("SELECT 2", 1)],
+        [('SELECT 1 AS "a;""b";', 0), ("SELECT 2;", 1)],
         id="double-quoted identifier",
     ),
     pytest.param(
-        "SELECT $$a;b$$;\nSELECT 2;", [("SELECT $$a;b$$", 0), ("SELECT 2", 1)], id="dollar quote"
+        "SELECT $$a;b$$;\nSELECT 2;", [("SELECT $$a;b$$;", 0), ("SELECT 2;", 1)], id="dollar quote"
     ),
     pytest.param(
         "DO $body$\nBEGIN\n  PERFORM $$;$$; RAISE NOTICE '$x$;';\nEND\n$body$;\nSELECT 2;",
         [
-            ("DO $body$\nBEGIN\n  PERFORM $$;$$; RAISE NOTICE '$x$;';\nEND\n$body$", 0),
-            ("SELECT 2", 5),
+            ("DO $body$\nBEGIN\n  PERFORM $$;$$; RAISE NOTICE '$x$;';\nEND\n$body$;", 0),
+            ("SELECT 2;", 5),
         ],
         id="tagged dollar quote",
     ),
     pytest.param(
         "PREPARE q AS SELECT $1; EXECUTE q(1);",
-        [("PREPARE q AS SELECT $1", 0), ("EXECUTE q(1)", 0)],
+        [("PREPARE q AS SELECT $1;", 0), ("EXECUTE q(1);", 0)],
         id="$1 is a parameter",
     ),
     pytest.param(
         "SELECT a$b$; SELECT $b$;$b$;",
-        [("SELECT a$b$", 0), ("SELECT $b$;$b$", 0)],
+        [("SELECT a$b$;", 0), ("SELECT $b$;$b$;", 0)],
         id="dollar inside an identifier",
     ),
     pytest.param(
-        "SELECT $a ; SELECT 2", [("SELECT $a", 0), ("SELECT 2", 0)], id="$tag without closing $"
+        "SELECT $a ; SELECT 2", [("SELECT $a ;", 0), ("SELECT 2", 0)], id="$tag without closing $"
     ),
 ]
 
 COMMENTS = [
     pytest.param(
         "SELECT 1 -- no; not here\n, 2;\nSELECT 3;",
-        [("SELECT 1 -- no; not here\n, 2", 0), ("SELECT 3", 2)],
+        [("SELECT 1 -- no; not here\n, 2;", 0), ("SELECT 3;", 2)],
         id="line comment",
     ),
     pytest.param(
         "SELECT /* a; /* b; */ still; */ 1;\nSELECT 2;",
-        [("SELECT /* a; /* b; */ still; */ 1", 0), ("SELECT 2", 1)],
+        [("SELECT /* a; /* b; */ still; */ 1;", 0), ("SELECT 2;", 1)],
         id="block comments nest",
     ),
     pytest.param(
         "SELECT /*/ ; */ 1; SELECT 2",
-        [("SELECT /*/ ; */ 1", 0), ("SELECT 2", 0)],
+        [("SELECT /*/ ; */ 1;", 0), ("SELECT 2", 0)],
         id="slash-star-slash does not close",
     ),
     pytest.param(
         "SELECT 1+--;\n2; SELECT 3",
-        [("SELECT 1+--;\n2", 0), ("SELECT 3", 1)],
+        [("SELECT 1+--;\n2;", 0), ("SELECT 3", 1)],
         id="comment glued to an operator",
     ),
     pytest.param(
         "SELECT 1e--; SELECT 2",
-        [("SELECT 1e--", 0), ("SELECT 2", 0)],
+        [("SELECT 1e--;", 0), ("SELECT 2", 0)],
         id="exponent sign is no comment start",
     ),
     pytest.param(
         "SELECT 1e'\\'; SELECT 2",
-        [("SELECT 1e'\\'", 0), ("SELECT 2", 0)],
+        [("SELECT 1e'\\';", 0), ("SELECT 2", 0)],
         id="junk after a number is no E-string",
     ),
     pytest.param(
         "SELECT 1_0$a$; SELECT 2",
-        [("SELECT 1_0$a$", 0), ("SELECT 2", 0)],
+        [("SELECT 1_0$a$;", 0), ("SELECT 2", 0)],
         id="junk after a number is no dollar quote",
     ),
 ]
@@ -171,19 +189,21 @@ PARENTHESES = [
                 "CREATE RULE r AS ON INSERT TO t DO ALSO (\n"
                 "  INSERT INTO a VALUES (1);\n"
                 "  INSERT INTO b VALUES (2)\n"
-                ")",
+                ");",
                 0,
             ),
-            ("SELECT 1", 4),
+            ("SELECT 1;", 4),
         ],
         id="CREATE RULE ... DO (a; b)",
     ),
     pytest.param(
-        "SELECT 1); SELECT 2;", [("SELECT 1)", 0), ("SELECT 2", 0)], id="stray closing parenthesis"
+        "SELECT 1); SELECT 2;",
+        [("SELECT 1);", 0), ("SELECT 2;", 0)],
+        id="stray closing parenthesis",
     ),
     pytest.param(
         "SELECT ARRAY[1;2]; SELECT 3",
-        [("SELECT ARRAY[1", 0), ("2]", 0), ("SELECT 3", 0)],
+        [("SELECT ARRAY[1;", 0), ("2];", 0), ("SELECT 3", 0)],
         id="brackets do not count",
     ),
 ]
@@ -193,8 +213,8 @@ FUNCTION_BODIES = [
         "CREATE FUNCTION one() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\nEND;\n"
         "SELECT one();",
         [
-            ("CREATE FUNCTION one() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\nEND", 0),
-            ("SELECT one()", 4),
+            ("CREATE FUNCTION one() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\nEND;", 0),
+            ("SELECT one();", 4),
         ],
         id="BEGIN ATOMIC function",
     ),
@@ -204,42 +224,42 @@ FUNCTION_BODIES = [
         [
             (
                 "create or replace procedure p(x int)\nbegin atomic\n"
-                "  select case when x > 0 then 1 end;\n  select 2;\nend",
+                "  select case when x > 0 then 1 end;\n  select 2;\nend;",
                 0,
             ),
-            ("call p(1)", 5),
+            ("call p(1);", 5),
         ],
         id="OR REPLACE procedure with CASE ... END inside",
     ),
     pytest.param(
         "BEGIN;\nSELECT 1;\nEND;",
-        [("BEGIN", 0), ("SELECT 1", 1), ("END", 2)],
+        [("BEGIN;", 0), ("SELECT 1;", 1), ("END;", 2)],
         id="a transaction's BEGIN is no body",
     ),
     pytest.param(
         "CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN CASE WHEN true THEN 1 END;\nSELECT 2;",
         [
-            ("CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN CASE WHEN true THEN 1 END", 0),
-            ("SELECT 2", 1),
+            ("CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN CASE WHEN true THEN 1 END;", 0),
+            ("SELECT 2;", 1),
         ],
         id="CASE outside a body does not count",
     ),
     pytest.param(
         "CREATE FUNCTION g(begin int) RETURNS int LANGUAGE sql RETURN 1;\nSELECT 2;",
-        [("CREATE FUNCTION g(begin int) RETURNS int LANGUAGE sql RETURN 1", 0), ("SELECT 2", 1)],
+        [("CREATE FUNCTION g(begin int) RETURNS int LANGUAGE sql RETURN 1;", 0), ("SELECT 2;", 1)],
         id="BEGIN in parentheses does not count",
     ),
     pytest.param(
         "CREATE TABLE function (begin int, x int); SELECT 2;",
-        [("CREATE TABLE function (begin int, x int)", 0), ("SELECT 2", 0)],
+        [("CREATE TABLE function (begin int, x int);", 0), ("SELECT 2;", 0)],
         id="only CREATE [OR REPLACE] FUNCTION|PROCEDURE opens bodies",
     ),
     pytest.param(
         "CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE plpgsql;\n"
         "SELECT f();",
         [
-            ("CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE plpgsql", 0),
-            ("SELECT f()", 1),
+            ("CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE plpgsql;", 0),
+            ("SELECT f();", 1),
         ],
         id="dollar-quoted body",
     ),
@@ -248,7 +268,7 @@ FUNCTION_BODIES = [
 UNTERMINATED = [
     pytest.param(
         "SELECT 1;\nSELECT 'oops;\nSELECT 2;",
-        [("SELECT 1", 0), ("SELECT 'oops;\nSELECT 2;", 1)],
+        [("SELECT 1;", 0), ("SELECT 'oops;\nSELECT 2;", 1)],
         id="quote",
     ),
     pytest.param("SELECT E'oops\\';", [("SELECT E'oops\\';", 0)], id="E-string"),
@@ -256,7 +276,7 @@ UNTERMINATED = [
     pytest.param("SELECT $x$ oops; SELECT 2;", [("SELECT $x$ oops; SELECT 2;", 0)], id="dollar"),
     pytest.param(
         "SELECT 1;\n/* oops; SELECT 2;",
-        [("SELECT 1", 0), ("/* oops; SELECT 2;", 1)],
+        [("SELECT 1;", 0), ("/* oops; SELECT 2;", 1)],
         id="comment, sent though it is only a comment",
     ),
     pytest.param(
@@ -330,7 +350,7 @@ def test_glued_statements_are_refused() -> None:
 
 def test_backslashes_inside_quotes_and_comments_are_text() -> None:
     sql = "SELECT '\\d', E'\\\\', $$\\x$$, \"a\\b\", U&'\\0041' -- \\d\n/* \\d */;"
-    assert split(sql) == [(sql[:-1], 0)]
+    assert split(sql) == [(sql, 0)]
 
 
 # --- properties over generated text ------------------------------------------------------------
@@ -370,9 +390,13 @@ def test_only_meta_commands_raise(sql: str) -> None:
         assert error.command in sql.split("\n")[error.line]
     lines = [statement.line for statement in statements]
     assert lines == sorted(lines)
+    for statement in statements[:-1]:
+        assert statement.text.endswith(";")  # only the last may go without one
     for statement in statements:
         assert statement.text
-        assert statement.text == statement.text.strip(" \t\n\r\f")
+        assert statement.text == statement.text.lstrip(" \t\n\r\f")
+    if statements and not statements[-1].text.endswith(";"):
+        assert not statements[-1].text.endswith(("\r", "\n"))
 
 
 @property_settings
@@ -496,11 +520,16 @@ def scripts(draw: st.DrawFn) -> tuple[str, list[tuple[str, int]]]:
             if start is None and not part.startswith("--"):
                 start = len(script)  # psql drops line comments before a statement
             script += part + draw(separators)
-        text = script[start:].rstrip(" \t\n\r\f") if start is not None else ""
+        terminated = index < len(statements) - 1 or draw(st.booleans())
+        if terminated:
+            script += ";"
+        # Sent through the semicolon; without one, to the end less the final line breaks.
+        text = script[start:] if start is not None else ""
+        text = text if terminated else text.rstrip("\r\n")
         if text and not all(part.startswith(("--", "/*")) for part in parts):
             expected.append((text, script.count("\n", 0, start)))
-        if index < len(statements) - 1 or draw(st.booleans()):
-            script += ";" + draw(st.sampled_from(["", " ", "\n", "\n\n"]))
+        if terminated:
+            script += draw(st.sampled_from(["", " ", "\n", "\n\n"]))
     return script, expected
 
 
@@ -561,10 +590,11 @@ def _conninfo_quote(value: object) -> str:
 
 
 def comparable(text: str) -> str:
-    # psql reads lines (a lone CR ends one too), drops empty lines outside quotes, and sends
-    # the semicolon: none of that moves a statement boundary.
+    # psql reads lines (a lone CR ends one too) and drops empty lines outside quotes; pgslides
+    # keeps them (see split_statements). Nothing else differs: semicolons, whitespace before
+    # them and trailing spaces of a final statement are sent as psql sends them.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return re.sub(r"\n\n+", "\n", text).rstrip(" \t\n\f;")
+    return re.sub(r"\n\n+", "\n", text)
 
 
 def test_psql_sends_the_same_statements(pg_server: Server, psql_bin: str, tmp_path: Path) -> None:
@@ -579,3 +609,26 @@ def test_psql_sends_the_same_statements(pg_server: Server, psql_bin: str, tmp_pa
         psql_texts = [comparable(query) for query in queries if split_statements(query)]
         ours = [comparable(statement.text) for statement in split_statements(sql)]
         assert ours == psql_texts, f"for {sql!r}"
+
+
+# --- standard_conforming_strings ---------------------------------------------------------------
+
+
+def test_nonstandard_strings_take_backslash_escapes() -> None:
+    sql = "SELECT 'it\\'s; fine', n'\\';', b'1', '\\\\';\nSELECT 2;"
+    assert [s.text for s in split_statements(sql, standard_strings=False)] == [
+        "SELECT 'it\\'s; fine', n'\\';', b'1', '\\\\';",
+        "SELECT 2;",
+    ]
+
+
+def test_a_changed_setting_applies_from_the_next_line() -> None:
+    # As psql, which asks the server for the setting each time it reads a line.
+    asked: list[bool] = [True]
+    sql = "SET off; SELECT 'a\\';\nSELECT 'b\\'';\nSELECT 3;"
+    texts = []
+    for statement in iter_statements(sql, lambda: asked[-1]):
+        texts.append(statement.text)
+        if statement.text.startswith("SET"):
+            asked.append(False)
+    assert texts == ["SET off;", "SELECT 'a\\';", "SELECT 'b\\'';", "SELECT 3;"]

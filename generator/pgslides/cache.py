@@ -17,7 +17,7 @@ from pgslides.parse.deck import Deck
 
 # Bump when the layout of a cache file changes, so old files are misses, not errors.
 # 4: the server that produced the outcome (`server`), and each input's own hash (`inputs`).
-FORMAT = 4
+FORMAT = 5
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ class StatementOutcome:
     row_count: int = 0  # rows the statement returned in all
     notices: tuple[Notice, ...] = ()
     error: SqlError | None = None
+    expected: bool = False  # its error is what the block's `expect` asks for (the slide's point)
     ran: bool = True  # False: skipped because an earlier statement of the block failed
     transaction: str = "idle"  # the session before it ran: idle, open or failed (psql's prompt)
     copy_output: str | None = None  # the lines COPY ... TO STDOUT wrote (the first few)
@@ -145,6 +146,7 @@ def _statement_from_dict(data: dict[str, Any]) -> StatementOutcome:
         row_count=data.get("row_count", 0),
         notices=tuple(Notice(**notice) for notice in data.get("notices", ())),
         error=None if error is None else SqlError(**error),
+        expected=data.get("expected", False),
         ran=data.get("ran", True),
         transaction=data.get("transaction", "idle"),
         copy_output=data.get("copy_output"),

@@ -11,7 +11,6 @@ from pgslides.outcome import BlockOutcome, DeckOutcome, LateOutcome, StatementOu
 from pgslides.parse.deck import Block, Deck
 from pgslides.render.statement import render_statement
 from pgslides.render.templating import highlight_sql, render_template
-from pgslides.run.statements import MetaCommandError, Statement, split_statements
 
 _STATE_LABELS = {"idle": "idle", "open": "in a transaction", "failed": "in a failed transaction"}
 
@@ -98,34 +97,33 @@ def _entries(
                 if prompt
                 else {}
             ),
-            "output": render_statement(statement, block.options.format, block.options.expect),
+            "output": render_statement(statement, block.options.format),
         }
         for statement in statements
     ]
-    if prompt:
-        # Statements still to come (the block waits): their source, with the prompt they had.
-        texts = [s.text for s in _split(block.sql)]
-        late = late_of.get(block.index)
-        pending = list(late.statements) if late is not None else []
-        for index, text in enumerate(texts[len(statements) :]):
-            state = pending[index].transaction if index < len(pending) else "open"
-            entries.append({**_prompt_view(block.options.session, text, state), "output": ""})
+    late = late_of.get(block.index)
+    if prompt and late is not None:
+        # Statements still to come (the block waits): their source, with the prompt they had;
+        # their output shows in the block that released them.
+        for pending in late.statements:
+            view = _prompt_view(block.options.session, pending.sql, pending.transaction)
+            entries.append({**view, "output": ""})
     return entries
 
 
 def _prompt_view(session: str, sql: str, transaction: str) -> dict[str, Any]:
+    typed = sql.rstrip()  # as sent: with its semicolon, unless the block's last had none
     marker = {"idle": "", "open": "*", "failed": "!"}.get(transaction, "")
     return {
         "prompt": f"{session}={marker}>",
         "state_label": _STATE_LABELS.get(transaction, "idle"),
-        "source_html": highlight_sql(sql.rstrip() + ";"),
+        "source_html": highlight_sql(typed if typed.endswith(";") else typed + ";"),
     }
 
 
 def _late_view(late: LateOutcome, blocks: tuple[Block, ...]) -> dict[str, Any]:
     origin = blocks[late.block_index] if late.block_index < len(blocks) else None
     fmt = origin.options.format if origin is not None else "table"
-    expect = origin.options.expect if origin is not None else "ok"
     first = late.statements[0] if late.statements else None
     summary = ""
     if first is not None:
@@ -138,12 +136,5 @@ def _late_view(late: LateOutcome, blocks: tuple[Block, ...]) -> dict[str, Any]:
         "session": late.session,
         "line": late.line,
         "summary": summary,
-        "outputs": [render_statement(s, fmt, expect) for s in shown],
+        "outputs": [render_statement(s, fmt) for s in shown],
     }
-
-
-def _split(sql: str) -> list[Statement]:
-    try:
-        return split_statements(sql)
-    except MetaCommandError:
-        return []

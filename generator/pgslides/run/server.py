@@ -1,0 +1,133 @@
+"""A PostgreSQL server to run on, from a URL: its connection keywords, its label with the
+password masked, and connections to it as pgslides opens them."""
+
+from __future__ import annotations
+
+import collections
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import psycopg2
+import psycopg2.extensions
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from pgslides.errors import SetupError
+
+APPLICATION_NAME = "pgslides"
+
+
+class DatabaseError(SetupError):
+    """A setup problem (server unreachable, missing privilege): one sentence that names the fix."""
+
+
+@dataclass(frozen=True)
+class Server:
+    """A PostgreSQL server as libpq keywords; the password is kept out of repr and labels."""
+
+    params: dict[str, Any]
+    label: str  # what logs and errors may show: the URL with its password masked
+    password: str | None = field(default=None, repr=False)
+
+    def connect_params(self, dbname: str | None = None) -> dict[str, Any]:
+        params = dict(self.params)
+        if self.password is not None:
+            params["password"] = self.password
+        if dbname is not None:
+            params["dbname"] = dbname
+        return params
+
+    @property
+    def maintenance_db(self) -> str:
+        return self.params.get("dbname") or "postgres"
+
+    def identity(self) -> str:
+        """Which server and database this is, without secrets (cache keys, logs)."""
+        return self.label
+
+
+def server_from_url(url: str) -> Server:
+    """Parse a database URL (postgresql://, postgres://, postgresql+psycopg2://) into a Server."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(
+            "database_url is not a valid URL; expected postgresql://user:password@host:port/dbname"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in ("postgresql", "postgres"):
+        raise DatabaseError(
+            f"database_url uses {backend!r}; pgslides needs a PostgreSQL URL (postgresql://...)"
+        )
+    params: dict[str, Any] = {}
+    if parsed.host:
+        params["host"] = parsed.host
+    if parsed.port:
+        params["port"] = parsed.port
+    if parsed.username:
+        params["user"] = parsed.username
+    if parsed.database:
+        params["dbname"] = parsed.database
+    for key, value in parsed.query.items():
+        params[key] = value if isinstance(value, str) else value[-1]
+    password = params.pop("password", None) or parsed.password
+    shown = parsed.difference_update_query(["password"])  # ?password=… is a password too
+    label = shown.render_as_string(hide_password=True).replace("postgresql+psycopg2", "postgresql")
+    return Server(params=params, label=label, password=password)
+
+
+def mask_password(text: str, server: Server | None) -> str:
+    """Mask a server's password wherever it appears in text (libpq and server messages)."""
+    if server is None or not server.password:
+        return text
+    for form in secret_forms(server.password):
+        # Whole words only: a password "postgres" must not turn a table name into "nosuch_***".
+        text = re.sub(rf"(?<![\w%]){re.escape(form)}(?![\w%])", "***", text)
+    return text
+
+
+def secret_forms(secret: str) -> set[str]:
+    """How a password can appear in text: as written, URL-encoded, HTML-escaped."""
+    return {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret)}
+
+
+def connect(server: Server, dbname: str | None, options: str = "", timeout_s: int = 10) -> Any:
+    """A psycopg2 connection in autocommit (as psql), returning every value as PostgreSQL text."""
+    params = server.connect_params(dbname)
+    params.setdefault("connect_timeout", timeout_s)
+    params["application_name"] = APPLICATION_NAME
+    params["client_encoding"] = "UTF8"
+    if options:
+        # The URL's own -c settings come first, so the pinned ones win where both set a name.
+        params["options"] = f"{params['options']} {options}" if params.get("options") else options
+    try:
+        conn = psycopg2.connect(**params)
+    except psycopg2.OperationalError as error:
+        message = mask_password(str(error).strip().splitlines()[0], server)
+        raise DatabaseError(f"cannot connect to {server.label}: {message}") from None
+    conn.autocommit = True
+    # psycopg2 keeps only the last 50 notices in its own list; a deck may raise more.
+    conn.notices = collections.deque(maxlen=10_000)
+    register_raw_text(conn)
+    return conn
+
+
+def register_raw_text(conn: Any) -> None:
+    """Make every type psycopg2 knows come back as the server's own text, not a Python object.
+
+    psycopg2's default casts lose information a slide must show (interval months, jsonb
+    spacing, numeric scale, infinity); types it has no caster for are text already.
+    """
+    oids = tuple(psycopg2.extensions.string_types)
+    raw = psycopg2.extensions.new_type(oids, "PGSLIDES_RAW", lambda value, _cursor: value)
+    psycopg2.extensions.register_type(raw, conn)
+
+
+def server_version(conn: Any) -> str:
+    """The server's version as it names itself (SHOW server_version)."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW server_version")
+        return cur.fetchone()[0]
