@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ class Deck:
         """A stable name for the deck's cache file: its docs path, else its shown path."""
         return self.source or self.path
 
-    @property
+    @cached_property
     def blocks(self) -> tuple[Block, ...]:
         """Every live block in file order, those in speaker notes included."""
         return tuple(block for slide in self.slides for block in slide.all_blocks)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from pgslides.errors import DeckError, Problem
 from pgslides.parse.blocks import Block, parse_block_options
@@ -40,7 +41,7 @@ class Slide:
         """The live blocks on the slide itself (not those in its notes)."""
         return tuple(part for part in self.parts if isinstance(part, Block))
 
-    @property
+    @cached_property
     def all_blocks(self) -> tuple[Block, ...]:
         return tuple(sorted(self.blocks + self.notes_blocks, key=lambda block: block.index))
 

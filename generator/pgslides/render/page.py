@@ -27,6 +27,8 @@ from pgslides.render.templating import render_template, trusted
 _MARKER = re.compile(r"<!--pgslides:(?P<kind>slide|notes) (?P<number>\d+)-->\n?")
 # What Markdown leaves where a placeholder fence rendered nothing (a show=none block, a block
 # laid out in its columns grid): the parser never makes an empty paragraph of its own.
+# A line that starts raw HTML (an HTML comment cannot hold a slide separator open).
+_RAW_HTML = re.compile(r"^[ \t]{0,3}<(?!!--)[A-Za-z/]", re.MULTILINE)
 _EMPTY_PARAGRAPH = re.compile(r"^<p></p>\n?", re.MULTILINE)
 # Any trace of a marker or a placeholder fence, escaped or not: none may reach a page.
 MARKER_TEXT = re.compile(r"pgslides:(?:slide|notes|block|columns)\b|pgslides block=")
@@ -187,6 +189,8 @@ def _balance_problems(
 ) -> list[Problem]:
     """A slide whose HTML opens what it does not close (or the reverse): a raw HTML block
     that runs across a --- or ??? line, which the slide cut would tear apart."""
+    if not any(_RAW_HTML.search(s.markdown + (s.notes_markdown or "")) for s in deck.slides):
+        return []  # only raw HTML can run across a separator: no need to parse every slide
     return [
         Problem(
             f"slide {slide.number} is cut through an HTML element: a raw HTML block (a <div>, "
