@@ -11,8 +11,8 @@ from markupsafe import Markup
 
 from pgslides import render
 from pgslides.errors import Problem
-from pgslides.parse.deck import PLACEHOLDER, Deck
-from pgslides.render.page import PageBlocks, fence_validator, placeholder_fence
+from pgslides.parse.deck import Deck
+from pgslides.render.page import PageBlocks, placeholder_fence, placeholder_fence_config
 
 EXTENSIONS = [
     "admonition",
@@ -33,12 +33,7 @@ def convert(deck: Deck, rendered: Mapping[int, Markup]) -> tuple[str, list[Probl
     def formatter(src: str, language: str, class_name: str, options: Any, md: Any, **kw: Any):
         return placeholder_fence(page, src, options)
 
-    fence = {
-        "name": PLACEHOLDER,
-        "class": PLACEHOLDER,
-        "validator": fence_validator,
-        "format": formatter,
-    }
+    fence = placeholder_fence_config(formatter)
     parser = markdown.Markdown(
         extensions=EXTENSIONS,
         extension_configs={"pymdownx.superfences": {"custom_fences": [fence]}},

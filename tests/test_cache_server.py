@@ -287,3 +287,31 @@ def test_serve_does_not_run_a_failed_deck_again_for_a_prose_edit_elsewhere(
     assert completed.returncode == 1
     assert "slides/slow.md:3: " in completed.stderr
     assert "statement timeout" in completed.stderr
+
+
+def test_a_deck_whose_setup_file_fails_is_kept_failed_not_rerun_under_serve(
+    tmp_path: Path, url: str
+):
+    from pgslides.errors import DeckError
+    from pgslides.parse.deck import read_deck
+    from pgslides.run.runner import DeckRunError
+
+    (tmp_path / "setup.sql").write_text("SELECT pg_sleep(0.5);\nSELECT 1/0;\n")
+    deck_file = tmp_path / "deck.md"
+    deck_file.write_text("---\nsql:\n  setup: [setup.sql]\n---\n\n# One\n")
+    deck = read_deck(deck_file, "slides/deck.md", "deck.md")
+    runner = Runner(RunSettings(database_url=url, keep_failed=True))
+    try:
+        times, messages = [], []
+        for _build in range(2):
+            runner.outcomes([])  # a new build, as serve starts one per rebuild
+            started = time.perf_counter()
+            with pytest.raises((DeckRunError, DeckError)) as caught:
+                runner.outcome(deck, deck_file)
+            times.append(time.perf_counter() - started)
+            messages.append(str(caught.value))
+        assert messages[0] == messages[1]
+        assert "division by zero" in messages[0]
+        assert times[0] >= 0.5 > times[1]
+    finally:
+        runner.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pgslides.run.server import Server
-from sites import BIN, database_url, make_site, run, with_options
+from sites import BIN, database_url, make_site, mkdocs_build, run, with_options
 
 GOOD = """
 ---
@@ -237,3 +237,35 @@ def test_build_exits_2_on_a_setup_problem_and_1_on_a_deck_problem(tmp_path: Path
     deck = pgslides(failing.root, "build")
     assert deck.returncode == 1, deck.stderr
     assert "slides/deck.md:3: ERROR:  division by zero (22012)" in deck.stderr
+
+
+def test_check_finds_what_the_page_stage_finds_as_a_build_does(tmp_path: Path, url: str):
+    torn = '# One\n\n<div markdown="1">\n\nA\n\n---\n\nB\n\n</div>\n'
+    make_site(tmp_path, {"torn.md": torn}, database_url=url, cache_dir="")
+    checked = pgslides(tmp_path, "check")
+    built = mkdocs_build(tmp_path)
+    assert checked.returncode == built.returncode == 1
+    assert checked.stdout.splitlines() == [
+        f"slides/torn.md:{line}: slide {n} is cut through an HTML element: a raw HTML block "
+        "(a <div>, say) runs across the --- or ??? line; close it on the slide that opens it"
+        for n, line in [(1, 1), (2, 9)]
+    ]
+
+
+def test_a_bad_option_in_mkdocs_yml_exits_2_for_check_and_build(tmp_path: Path, url: str):
+    make_site(tmp_path, {"deck.md": GOOD}, database_url=url, max_rows=True)
+    checked = pgslides(tmp_path, "check")
+    built = pgslides(tmp_path, "build")
+    assert (checked.returncode, built.returncode) == (2, 2)
+    assert (
+        checked.stderr
+        == "pgslides: bad value True for option max_rows; expected a whole number ≥ 0\n"
+    )
+    assert "option 'max_rows': bad value True; expected a whole number ≥ 0" in built.stderr
+
+
+def test_check_warns_about_an_option_it_does_not_know_as_mkdocs_does(tmp_path: Path, url: str):
+    make_site(tmp_path, {"deck.md": GOOD}, database_url=url, playground=True)
+    checked = pgslides(tmp_path, "check")
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout == "warning: mkdocs.yml: unknown pgslides option 'playground', ignored\n"

@@ -291,6 +291,15 @@ def test_front_matter_without_its_closing_line_is_an_error_not_a_lost_slide():
     assert str(caught.value) == message
 
 
+def test_a_yaml_comment_after_a_blank_line_is_a_comment():
+    deck = parse_deck(
+        "---\ntitle: T\n\n# SQL settings\nsql:\n  max_rows: 3\n---\n\n# One\n", "d.md"
+    )
+    assert deck.title == "T"
+    assert deck.settings.max_rows == 3
+    assert len(deck.slides) == 1
+
+
 def test_a_deck_that_starts_with_a_separator_is_not_front_matter():
     deck = parse_deck("---\n\n# One\n\n---\n\n# Two\n", "slides/deck.md")
     assert [slide.number for slide in deck.slides] == [1, 2]

@@ -184,8 +184,8 @@ def test_a_block_rendered_twice_is_a_problem_with_its_line():
     deck = parse_deck(text, "slides/deck.md")
     _html, problems = convert(deck, stand_ins(deck))
     assert [str(p) for p in problems] == [
-        "slides/deck.md:3: live block rendered 2 times by Markdown: is its fence inside raw "
-        'HTML without markdown="1", or indented as code?'
+        "slides/deck.md:3: live block rendered 2 times by Markdown: each block must appear "
+        "once on its page (is another fence naming it, or is it inside an HTML comment?)"
     ]
 
 

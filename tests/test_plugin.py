@@ -728,3 +728,15 @@ def test_a_mistyped_fence_warns_fails_strict_and_the_blocks_after_it_still_run(
     page = site.page("deck.md")
     assert table_cells(page.block(7).find("table")) == [[("num", "42")]]
     assert "pgslides" not in "".join(node.text for node in page.find_all("code"))
+
+
+def test_enabled_false_written_as_text_runs_nothing(tmp_path: Path, url: str):
+    site = make_site(
+        tmp_path,
+        {"deck.md": "# One\n\n```sql exec\nSELECT 1/0;\n```\n"},
+        database_url=url,
+        enabled="false",
+    )
+    completed = mkdocs_build(tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    assert site.page("deck.md").find_all(data_sql_block=True) == []

@@ -19,12 +19,14 @@ from pgslides.errors import DeckError, Problem, SetupError
 from pgslides.outcome import DeckOutcome, DeckResult
 from pgslides.parse.deck import Deck, read_deck
 from pgslides.render import deck_markdown, deck_page, problem_box, render_deck_blocks
-from pgslides.render.page import PageBlocks, placeholder_fence
+from pgslides.render.page import PageBlocks, placeholder_fence, placeholder_fence_config
 from pgslides.report import deck_report
 from pgslides.run.database import DatabaseError
 from pgslides.run.runner import Runner, RunSettings
 from pgslides.settings import PLUGIN_OPTIONS, validate
 from pgslides.sitecheck import password_problem
+
+SUPERFENCES = "pymdownx.superfences"
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class BuildSettings:
         """Settings from raw plugin options; SetupError names a bad one."""
         values, errors = validate(PLUGIN_OPTIONS, options)
         if errors:
-            raise SetupError(f"pgslides: {errors[0][1]}")
+            raise SetupError(errors[0][1])
         cache_dir = values["cache_dir"]
         run = RunSettings(
             database_url=values["database_url"],
@@ -103,6 +105,7 @@ class Build:
 
         Raises SetupError when no server can be had: nothing can be built then."""
         self._started = time.perf_counter()
+        self._page = None  # a page cut short by an error last build must not linger
         self.decks.clear()
         self.failed.clear()
         self.results.clear()
@@ -155,6 +158,7 @@ class Build:
     def page_markdown(self, src_uri: str, markdown: str) -> Page:
         """A deck page's Markdown for the parser, and the deck's problems and warnings."""
         failed = self.failed.get(src_uri)
+        self._page = None
         if failed is not None:
             box = problem_box("pgslides could not build this deck", str(failed))
             return Page(f"{box}\n\n{markdown}", [failed])
@@ -168,6 +172,26 @@ class Build:
     ) -> str:
         """SuperFences formatter for the placeholder fences of live blocks."""
         return placeholder_fence(self._page, src, options)
+
+    def page_problems(
+        self, src_uri: str, extensions: list[Any], configs: Mapping[str, Any]
+    ) -> list[Problem]:
+        """What converting the deck's page finds (a block Markdown shows as text or twice, a
+        slide torn through an HTML element), with the site's Markdown extensions, as a build
+        would: for `pgslides check`, which makes no site."""
+        import markdown  # only the command line needs it here; MkDocs converts its pages
+
+        if src_uri not in self.results:
+            return []
+        fence = placeholder_fence_config(self.format_fence)
+        superfences = dict(configs.get(SUPERFENCES, {}))
+        superfences["custom_fences"] = [*superfences.get("custom_fences", []), fence]
+        names = list(dict.fromkeys([*extensions, "toc", "tables", SUPERFENCES]))
+        parser = markdown.Markdown(
+            extensions=names, extension_configs={**configs, SUPERFENCES: superfences}
+        )
+        html = parser.convert(self.page_markdown(src_uri, "").text)
+        return self.page_html(src_uri, html).problems
 
     def page_html(self, src_uri: str, html: str) -> Page:
         """The parser's HTML of a deck page, cut into slides."""

@@ -25,6 +25,8 @@ class Project:
     config_file: Path
     docs_dir: Path
     options: dict[str, Any]  # the pgslides plugin's options as written
+    markdown_extensions: list[str]  # the site's, by name
+    markdown_configs: dict[str, Any]  # their configurations, by name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,7 +92,21 @@ def read_project(config_file: Path) -> Project:
     if options is None:
         raise SetupError(f"{config_file} does not use the pgslides plugin; add it under plugins:")
     docs_dir = config_file.resolve().parent / str(data.get("docs_dir", "docs"))
-    return Project(config_file, docs_dir, options)
+    names, configs = _extensions(data.get("markdown_extensions") or [])
+    return Project(config_file, docs_dir, options, names, configs)
+
+
+def _extensions(entries: Any) -> tuple[list[str], dict[str, Any]]:
+    """markdown_extensions as MkDocs reads them: names, or {name: config} entries."""
+    names: list[str] = []
+    configs: dict[str, Any] = {}
+    for entry in entries if isinstance(entries, list) else [entries]:
+        items = entry.items() if isinstance(entry, dict) else [(entry, None)]
+        for name, config in items:
+            names.append(str(name))
+            if config:
+                configs[str(name)] = config
+    return names, configs
 
 
 def _plugin_options(plugins: Any) -> dict[str, Any] | None:
@@ -111,9 +127,14 @@ def check_decks(config_file: Path, decks: list[Path], against_cache: bool = Fals
     With against_cache, every deck runs afresh and its output is compared with the stored
     one, which is never overwritten."""
     from pgslides.build import Build, BuildSettings, count_of
+    from pgslides.settings import PLUGIN_OPTION_NAMES
 
     project = read_project(config_file)
-    settings = BuildSettings.from_options(project.options, config_file.resolve().parent)
+    known = {name: value for name, value in project.options.items() if name in PLUGIN_OPTION_NAMES}
+    for name in sorted(set(project.options) - set(known)):
+        # As MkDocs does: an option this version does not know is a warning, not a stop.
+        print(f"warning: {config_file}: unknown pgslides option {name!r}, ignored")
+    settings = BuildSettings.from_options(known, config_file.resolve().parent)
     if against_cache:
         settings = replace(settings, run=replace(settings.run, refresh=True, store=False))
     sources = _sources(project, decks)
@@ -121,7 +142,16 @@ def check_decks(config_file: Path, decks: list[Path], against_cache: bool = Fals
     try:
         stored = _stored(build, sources) if against_cache else {}
         build.prepare(sources)
-        problems = [problem for source in sources for problem in build.problems(source.src_uri)]
+        problems = [
+            problem
+            for source in sources
+            for problem in [
+                *build.problems(source.src_uri),
+                *build.page_problems(
+                    source.src_uri, project.markdown_extensions, project.markdown_configs
+                ),
+            ]
+        ]
         if against_cache:
             problems += _drift(build, stored)
     finally:
@@ -183,8 +213,11 @@ def _drift(build: Any, stored: dict[str, Any]) -> list[Problem]:
             message = "nothing stored for the deck as it is now; build it once first"
             problems.append(Problem(message, deck.path, 1))
             continue
-        problems += [Problem(text) for text in outcome_drift(deck, before, fresh)]
-        problems += [Problem(text, severity="warning") for text in unordered_results(deck, fresh)]
+        # Drift quotes server messages, which may quote the URL's password.
+        problems += [Problem(build.mask(text)) for text in outcome_drift(deck, before, fresh)]
+        problems += [
+            Problem(build.mask(text), severity="warning") for text in unordered_results(deck, fresh)
+        ]
     return problems
 
 
@@ -197,6 +230,10 @@ def build_site(config_file: Path, refresh: bool) -> int:
     _log_as_mkdocs_does()
     try:
         config = load_config(str(config_file))
+    except MkDocsException as error:  # mkdocs.yml cannot be used as it is: a setup problem
+        print(f"pgslides: {error}", file=sys.stderr)
+        return 2
+    try:
         plugin = config.plugins.get("pgslides")
         if plugin is None:
             raise SetupError(f"{config_file} does not use the pgslides plugin")

@@ -17,11 +17,18 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
-from pgslides.build import Build, BuildSettings, DeckSource, is_deck_path, stop_on_sigterm
+from pgslides.build import (
+    SUPERFENCES,
+    Build,
+    BuildSettings,
+    DeckSource,
+    is_deck_path,
+    stop_on_sigterm,
+)
 from pgslides.errors import Problem, SetupError
 from pgslides.parse.deck import PLACEHOLDER
 from pgslides.render import deck_index
-from pgslides.render.page import fence_validator
+from pgslides.render.page import placeholder_fence_config
 from pgslides.settings import PLUGIN_OPTIONS, Option, SettingError
 
 PLUGIN_SCHEMA = {option.name: option for option in PLUGIN_OPTIONS}
@@ -31,7 +38,6 @@ log = get_plugin_logger("pgslides")
 ASSETS = Path(__file__).parent.parent / "assets"
 ASSET_URIS = {"css": "assets/pgslides/pgslides.css", "js": "assets/pgslides/pgslides.js"}
 DECK_LIST_MARKER = "<!-- pgslides:decks -->"
-SUPERFENCES = "pymdownx.superfences"
 # Material's XHR navigation swaps page content without a load: the presentation script, which
 # starts once per page load, would not see a deck reached that way.
 INSTANT = "navigation.instant"
@@ -89,7 +95,10 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         self._close()
 
     def on_config(self, config: Any) -> Any:
-        if self.config["enabled"] is False:
+        enabled = self.config["enabled"]
+        if enabled is not None and not PLUGIN_SCHEMA["enabled"].kind(enabled):
+            self._close()
+            self.build = None  # serve reuses the plugin: nothing of an earlier build stays
             return config
         settings = self._settings(config)
         if self.build is None or self.build.settings != settings:
@@ -204,14 +213,7 @@ def _use_placeholder_fence(config: Any, build: Build) -> None:
         config.markdown_extensions.append(SUPERFENCES)
     fences = config.mdx_configs.setdefault(SUPERFENCES, {}).setdefault("custom_fences", [])
     fences[:] = [fence for fence in fences if fence.get("name") != PLACEHOLDER]
-    fences.append(
-        {
-            "name": PLACEHOLDER,
-            "class": PLACEHOLDER,
-            "validator": fence_validator,
-            "format": build.format_fence,
-        }
-    )
+    fences.append(placeholder_fence_config(build.format_fence))
 
 
 def _env_flag(name: str) -> bool:

@@ -12,9 +12,10 @@ from pgslides.errors import DeckError
 from pgslides.settings import DECK_OPTION_NAMES, DECK_OPTIONS, validate
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
-# A blank line, then a Markdown heading: YAML reads `# Title` as a comment, so this is a slide
-# that a front matter without its closing --- ran into.
-_SLIDE_IN_YAML = re.compile(r"\n[ \t]*\n(?:[^\n]*\n)*?#{1,6}[ \t]+\S")
+# A blank line, then a Markdown heading: YAML reads `# Title` as a comment...
+_HEADING_AFTER_BLANK = re.compile(r"\n[ \t]*\n(?:[^\n]*\n)*?#{1,6}[ \t]+\S[^\n]*")
+# ...and a comment is what it is when YAML keys follow it; else it is a slide.
+_YAML_KEY = re.compile(r"^[A-Za-z_][\w-]*[ \t]*:", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def split_front_matter(text: str, path: str) -> FrontMatter:
     if not _looks_like_settings(text):
         # `---`, a blank line, a slide: a separator at the file start, as MkDocs reads it too.
         return FrontMatter({}, 0, text)
-    if _SLIDE_IN_YAML.search("\n" + raw):
+    if _slide_in_yaml(raw):
         raise _never_closed(path)
     try:
         meta = yaml.safe_load(raw) or {}
@@ -63,6 +64,13 @@ def split_front_matter(text: str, path: str) -> FrontMatter:
     consumed = match.group(0)
     lines = consumed.count("\n") + (0 if consumed.endswith("\n") else 1)
     return FrontMatter(meta, lines, text[len(consumed) :])
+
+
+def _slide_in_yaml(raw: str) -> bool:
+    """Whether the front matter ran into a slide: a heading after a blank line with no more
+    settings below it (the --- that closed it was the next slide separator)."""
+    heading = _HEADING_AFTER_BLANK.search("\n" + raw)
+    return heading is not None and not _YAML_KEY.search("\n" + raw, heading.end())
 
 
 def _looks_like_settings(text: str) -> bool:

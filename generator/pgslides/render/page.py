@@ -55,8 +55,8 @@ def _with_newline(text: str) -> str:
 class PageBlocks:
     """One page's rendered live blocks, handed out as the Markdown parser meets their fences.
 
-    Counts what it handed out, so a block that Markdown never rendered (its fence inside raw
-    HTML, say) or rendered twice is reported instead of going missing in silence."""
+    Counts what it handed out, so a block that Markdown never rendered or rendered twice
+    (an author's own placeholder fence naming it) is reported, never lost in silence."""
 
     def __init__(self, deck: Deck, rendered: Mapping[int, Markup]) -> None:
         self.deck = deck
@@ -87,8 +87,8 @@ class PageBlocks:
             where = "never rendered" if count == 0 else f"rendered {count} times"
             found.append(
                 Problem(
-                    f"live block {where} by Markdown: is its fence inside raw HTML without "
-                    'markdown="1", or indented as code?',
+                    f"live block {where} by Markdown: each block must appear once on its "
+                    "page (is another fence naming it, or is it inside an HTML comment?)",
                     self.deck.path,
                     block.line,
                 )
@@ -105,6 +105,16 @@ def fence_validator(
         return False
     options["block"] = int(block)
     return True
+
+
+def placeholder_fence_config(formatter: Any) -> dict[str, Any]:
+    """The SuperFences custom fence that renders live blocks' placeholders with formatter."""
+    return {
+        "name": PLACEHOLDER,
+        "class": PLACEHOLDER,
+        "validator": fence_validator,
+        "format": formatter,
+    }
 
 
 def placeholder_fence(page: PageBlocks | None, source: str, options: Mapping[str, Any]) -> str:

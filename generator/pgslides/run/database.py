@@ -27,8 +27,8 @@ from pgslides.run.server import (
     server_from_url,
     server_version,
 )
+from pgslides.settings import ISOLATIONS
 
-ISOLATIONS = ("database", "schema", "none")
 DATABASE_PREFIX = "pgslides_"
 _GLOBAL_TAGS = {"CREATE DATABASE": "database", "CREATE ROLE": "role"}
 _CREATE_NAME = re.compile(

@@ -45,6 +45,15 @@ class ExecutionError(Exception):
     """A deck could not run to its end (connection lost, bad setup file): `file:line: message`."""
 
 
+class ConnectionLostError(ExecutionError):
+    """The server went away mid-deck: worth trying again, unlike a bad setup file."""
+
+    @classmethod
+    def at(cls, path: str, line: int, error: psycopg2.Error, fallback: str) -> ConnectionLostError:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else fallback
+        return cls(f"{path}:{line}: lost the connection to the server: {reason}")
+
+
 @dataclass(frozen=True)
 class RunLimits:
     max_rows: int = 20
@@ -140,9 +149,7 @@ def _run_or_explain(
             session, text, line, max_rows=max_rows, limits=limits, timeout_ms=timeout_ms
         )
     except psycopg2.Error as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        message = f"lost the connection to the server: {reason}"
-        raise ExecutionError(f"{path}:{line}: {message}") from None
+        raise ConnectionLostError.at(path, line, error, type(error).__name__) from None
 
 
 def expectation_problem(expect: str, results: list[StatementOutcome]) -> str | None:

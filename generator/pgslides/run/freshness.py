@@ -34,7 +34,8 @@ class Freshness:
         self._lock = threading.Lock()
         self._here: ServerIdentity | Unreachable | None = None  # this build's server, once asked
         self._embedded_version: str | None = None  # the embedded binaries' version, once read
-        self._failed: dict[str, tuple[str, DeckResult]] = {}  # deck path: (key, failed result)
+        # deck path: (key, the failed result or the error the deck ended in)
+        self._failed: dict[str, tuple[str, DeckResult | Exception]] = {}
 
     def new_build(self) -> None:
         with self._lock:
@@ -77,17 +78,20 @@ class Freshness:
             return changed_inputs(entry.inputs, inputs)
         return entry
 
-    def kept(self, deck: Deck, key: str) -> DeckResult | None:
-        """The deck's failed result of an earlier build of this runner, if nothing changed."""
-        if not self.keep_failed:
+    def kept(self, deck: Deck, key: str) -> DeckResult | Exception | None:
+        """The deck's failed result (or the error it ended in) of an earlier build of this
+        runner, if nothing changed; a refresh runs it again all the same."""
+        if not self.keep_failed or self.refresh:
             return None
         with self._lock:
             kept = self._failed.get(deck.path)
         if kept is None or kept[0] != key:
             return None
+        if isinstance(kept[1], Exception):
+            return kept[1]
         return replace(kept[1], cached=True, kept=True, run_reason="", warnings=())
 
-    def remember(self, deck: Deck, key: str, failed: DeckResult | None) -> None:
+    def remember(self, deck: Deck, key: str, failed: DeckResult | Exception | None) -> None:
         if not self.keep_failed:
             return
         with self._lock:

@@ -30,7 +30,7 @@ from pgslides.run.database import (
     mask_password,
     server_from_url,
 )
-from pgslides.run.execute import ExecutionError, RunLimits, SetupFile
+from pgslides.run.execute import ConnectionLostError, ExecutionError, RunLimits, SetupFile
 from pgslides.run.freshness import Freshness
 from pgslides.run.identity import identity_of
 from pgslides.run.timeline import run_deck
@@ -129,13 +129,22 @@ class Runner:
         inputs = cache_inputs(deck, self._key_parts(deck, setup))
         key = key_of_inputs(inputs)
         kept = self.freshness.kept(deck, key)
+        if isinstance(kept, Exception):
+            raise kept
         if kept is not None:
             return replace(kept, seconds=time.perf_counter() - started)
         warnings: list[Problem] = []
         found = self.freshness.stored(deck, inputs, warnings)
         if isinstance(found, DeckResult):
             return replace(found, seconds=time.perf_counter() - started)
-        outcome = self.run(deck, setup)
+        try:
+            outcome = self.run(deck, setup)
+        except (DeckRunError, DeckError) as error:
+            # A setup file that times out must not cost every serve rebuild its time again;
+            # a lost connection or an interrupt is worth another try.
+            if not (self._stop.is_set() or isinstance(error.__cause__, ConnectionLostError)):
+                self.freshness.remember(deck, key, error)
+            raise
         server = identity_of(self.settings.database_url, outcome)
         failed = bool(deck_problems(deck, outcome))
         if self.cache is not None and self.settings.store and not failed:
@@ -235,7 +244,9 @@ class Runner:
             # A setup problem, not the deck's: say it as one sentence without a file:line.
             raise DatabaseError(message) from None
         except ExecutionError as error:
-            raise DeckRunError(mask_password(str(error), self._server)) from None
+            message = mask_password(str(error), self._server)
+            # Keeps the ExecutionError as its cause, so a caller can tell a lost connection.
+            raise DeckRunError(message) from error
 
     def close(self) -> None:
         """Stop the embedded server if this runner started it; safe to call twice."""

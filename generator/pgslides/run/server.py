@@ -44,10 +44,6 @@ class Server:
     def maintenance_db(self) -> str:
         return self.params.get("dbname") or "postgres"
 
-    def identity(self) -> str:
-        """Which server and database this is, without secrets (cache keys, logs)."""
-        return self.label
-
 
 def server_from_url(url: str) -> Server:
     """Parse a database URL (postgresql://, postgres://, postgresql+psycopg2://) into a Server."""

@@ -24,6 +24,7 @@ from pgslides.parse.deck import Block, Deck
 from pgslides.run.database import DeckDatabase, Session
 from pgslides.run.execute import (
     WATCHDOG_GRACE_S,
+    ConnectionLostError,
     ExecutionError,
     RunLimits,
     SetupFile,
@@ -242,9 +243,7 @@ class _Timeline:
         try:
             return lock_graph(self.db.monitor(), [worker.pid for worker in self.workers.values()])
         except psycopg2.Error as error:
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else "closed"
-            message = f"lost the connection to the server: {reason}"
-            raise ExecutionError(f"{self.deck.path}:{block.line}: {message}") from None
+            raise ConnectionLostError.at(self.deck.path, block.line, error, "closed") from None
 
     # --- sessions ---
 
