@@ -740,3 +740,24 @@ def test_enabled_false_written_as_text_runs_nothing(tmp_path: Path, url: str):
     completed = mkdocs_build(tmp_path)
     assert completed.returncode == 0, completed.stderr
     assert site.page("deck.md").find_all(data_sql_block=True) == []
+
+
+def test_a_failing_setup_file_is_a_problem_record_with_its_file_and_line(tmp_path: Path, url: str):
+    from pgslides.build import Build, BuildSettings, DeckSource
+    from pgslides.run.runner import RunSettings
+
+    (tmp_path / "setup.sql").write_text("SELECT 1;\n\nSELECT 1/0;\n")
+    deck = tmp_path / "deck.md"
+    deck.write_text("---\nsql:\n  setup: [setup.sql]\n---\n\n# One\n")
+    build = Build(BuildSettings(run=RunSettings(database_url=url)))
+    try:
+        build.prepare([DeckSource("deck.md", deck)])
+        (problem,) = build.problems("deck.md")
+    finally:
+        build.close()
+    assert (problem.path, problem.line, problem.severity) == (
+        str(tmp_path / "setup.sql"),
+        3,
+        "error",
+    )
+    assert problem.message == "ERROR:  division by zero (22012)"

@@ -125,10 +125,10 @@ class Build:
             src_uri = by_path[path]
             if isinstance(result, DatabaseError):
                 raise SetupError(self.mask(str(result))) from None
-            if isinstance(result, DeckError):
-                self.failed[src_uri] = result.problem
-            elif isinstance(result, Exception):
-                self.failed[src_uri] = Problem(self.mask(str(result)))
+            if isinstance(result, Exception):
+                # A DeckError, or a DeckRunError (one of them) with its file and line.
+                problem = result.problem if isinstance(result, DeckError) else Problem(str(result))
+                self.failed[src_uri] = replace(problem, message=self.mask(problem.message))
             else:
                 self.results[src_uri] = result
                 blocks = len(self.decks[src_uri].blocks)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import psycopg2
 import psycopg2.extensions
 
+from pgslides.errors import DeckError
 from pgslides.outcome import StatementOutcome
 from pgslides.parse.deck import Block
 from pgslides.run.copyout import FROM_STDIN_PROBLEM, is_copy_from_stdin
@@ -41,8 +42,8 @@ _TRANSACTION_STATES = {
 }
 
 
-class ExecutionError(Exception):
-    """A deck could not run to its end (connection lost, bad setup file): `file:line: message`."""
+class ExecutionError(DeckError):
+    """A deck could not run to its end (connection lost, bad setup file), at a file and line."""
 
 
 class ConnectionLostError(ExecutionError):
@@ -51,7 +52,7 @@ class ConnectionLostError(ExecutionError):
     @classmethod
     def at(cls, path: str, line: int, error: psycopg2.Error, fallback: str) -> ConnectionLostError:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else fallback
-        return cls(f"{path}:{line}: lost the connection to the server: {reason}")
+        return cls(path, line, f"lost the connection to the server: {reason}")
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,9 @@ def run_setup(
             done.append(outcome)
             if outcome.error is not None:
                 message = outcome.error.summary()
-                raise ExecutionError(f"{setup_file.path}:{outcome.line}: {message}")
+                raise ExecutionError(setup_file.path, outcome.line, message)
     except MetaCommandError as error:
-        raise ExecutionError(f"{setup_file.path}:{error.line + 1}: {error}") from None
+        raise ExecutionError(setup_file.path, error.line + 1, str(error)) from None
 
 
 def run_block_statements(

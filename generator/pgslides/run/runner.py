@@ -57,8 +57,8 @@ class RunSettings:
 _BAD_TIMEZONE = 'invalid value for parameter "TimeZone"'
 
 
-class DeckRunError(Exception):
-    """A deck could not run at all or not to its end: one `file:line: message` line."""
+class DeckRunError(DeckError):
+    """A deck could not run to its end: its ExecutionError, the password masked."""
 
 
 class Runner:
@@ -244,9 +244,9 @@ class Runner:
             # A setup problem, not the deck's: say it as one sentence without a file:line.
             raise DatabaseError(message) from None
         except ExecutionError as error:
-            message = mask_password(str(error), self._server)
+            message = mask_password(error.message, self._server)
             # Keeps the ExecutionError as its cause, so a caller can tell a lost connection.
-            raise DeckRunError(message) from error
+            raise DeckRunError(error.path, error.line, message) from error
 
     def close(self) -> None:
         """Stop the embedded server if this runner started it; safe to call twice."""

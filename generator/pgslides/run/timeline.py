@@ -226,7 +226,7 @@ class _Timeline:
                 self.warnings.append(DeckWarning(worker.last_block, message))
 
     def _interrupted(self, block: Block) -> ExecutionError:
-        return ExecutionError(f"{self.deck.path}:{block.line}: interrupted")
+        return ExecutionError(self.deck.path, block.line, "interrupted")
 
     def _late(self, run: _Run) -> LateOutcome:
         return LateOutcome(
