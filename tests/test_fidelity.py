@@ -21,6 +21,7 @@ from pgslides import render
 from pgslides.outcome import BlockOutcome, StatementOutcome
 from pgslides.parse.deck import parse_deck
 from pgslides.render import textformat
+from pgslides.render.statement import statement_error_text
 from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import RunLimits
 from pgslides.run.server import Server
@@ -67,21 +68,8 @@ def as_psql(statements: tuple[StatementOutcome, ...]) -> tuple[str, str]:
     out, err = [], []
     for statement in statements:
         err.extend(f"{notice.severity}:  {notice.message}\n" for notice in statement.notices)
-        error = statement.error
-        if error is not None:
-            err.append(
-                textformat.error_text(
-                    error.severity,
-                    error.message,
-                    error.detail,
-                    error.hint,
-                    error.context,
-                    statement.sql,
-                    error.position,
-                    internal_query=error.internal_query,
-                    internal_position=error.internal_position,
-                )
-            )
+        if statement.error is not None:
+            err.append(statement_error_text(statement))
         elif statement.columns is not None:
             headers = [column.name for column in statement.columns]
             numeric = [column.numeric for column in statement.columns]

@@ -11,12 +11,11 @@ from typing import Any
 from pgslides.errors import DeckError, Problem
 from pgslides.parse.blocks import Block, BlockOptions
 from pgslides.parse.frontmatter import DeckSettings, deck_settings, split_front_matter
-from pgslides.parse.slides import PLACEHOLDER, Slide, Splitter, split_source_lines
+from pgslides.parse.slides import PLACEHOLDER, Slide, Splitter
 from pgslides.settings import (
     BLOCK_OPTION_NAMES,
     DECK_OPTION_NAMES,
     FORMAT_CHOICES,
-    ISOLATIONS,
     SHOW_CHOICES,
     parse_duration,
 )
@@ -26,7 +25,6 @@ _HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 # Kept importable from here: the names tests and adapters have always used.
 BLOCK_OPTIONS = BLOCK_OPTION_NAMES
 DECK_SQL_KEYS = DECK_OPTION_NAMES
-ISOLATION_CHOICES = ISOLATIONS
 __all__ = [
     "BLOCK_OPTIONS",
     "DECK_SQL_KEYS",
@@ -42,7 +40,6 @@ __all__ = [
     "parse_deck",
     "parse_duration",
     "read_deck",
-    "split_source_lines",
 ]
 
 

@@ -69,9 +69,10 @@ def fence_opening(line: str) -> FenceOpening | None:
         # A live block's options (key=value, unquoted) are not SuperFences' syntax; its line
         # still opens a fence for us, since the page gets a placeholder fence in its place.
         loose = re.match(r"(`{3,}|~{3,})(.*)$", text[start:])
-        if loose is None or not FenceOpening(text[:start], loose[1], loose[2].strip()).live:
+        if loose is None:
             return None
-        return FenceOpening(text[:start], loose[1], loose[2].strip())
+        opening = FenceOpening(text[:start], loose[1], loose[2].strip())
+        return opening if opening.live else None
     fence = match["fence"]
     info = text[start + len(fence) :].strip()
     # CommonMark: a backtick fence's info string may not contain a backtick.

@@ -136,8 +136,11 @@ def deck_page(html: str, deck: Deck) -> tuple[str, list[Problem]]:
         (bodies if kind == "slide" else notes)[int(number)] = text
         order.append((kind, int(number)))
     unmarked = head + "".join(rest[2::3])
-    problems = _leak_problems(deck, unmarked) or _marker_problems(
-        deck, order, unmarked, bodies, notes
+    # The first that applies: a later check would only repeat what an earlier one found.
+    problems = (
+        _leak_problems(deck, unmarked)
+        or _marker_problems(deck, order, unmarked)
+        or _balance_problems(deck, bodies, notes)
     )
     total = len(deck.slides)
     rendered = [
@@ -167,20 +170,14 @@ def _leak_problems(deck: Deck, html: str) -> list[Problem]:
     ]
 
 
-def _marker_problems(
-    deck: Deck,
-    order: list[tuple[str, int]],
-    text: str,
-    bodies: Mapping[int, str],
-    notes: Mapping[int, str],
-) -> list[Problem]:
+def _marker_problems(deck: Deck, order: list[tuple[str, int]], text: str) -> list[Problem]:
     expected = []
     for slide in deck.slides:
         expected.append(("slide", slide.number))
         if slide.notes_markdown is not None:
             expected.append(("notes", slide.number))
     if order == expected and not MARKER_TEXT.search(text):
-        return _balance_problems(deck, bodies, notes)
+        return []
     found = set(order)
     missing = next((item for item in expected if item not in found), None)
     slide = deck.slides[(missing[1] if missing else 1) - 1]

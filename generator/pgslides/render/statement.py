@@ -36,19 +36,7 @@ def render_statement(statement: StatementOutcome, fmt: str) -> Markup:
         # psql's layouts escape control characters themselves, measuring them as they go.
         text = format_rows(fmt, columns, [list(row) for row in statement.rows])
     error = statement.error
-    error_text = ""
-    if error is not None:
-        error_text = textformat.error_text(
-            error.severity,
-            error.message,
-            error.detail,
-            error.hint,
-            error.context,
-            statement.sql,
-            error.position,
-            internal_query=error.internal_query,
-            internal_position=error.internal_position,
-        )
+    error_text = statement_error_text(statement)
     expected = error is not None and statement.expected
     status = statement.status or ""
     return render_template(
@@ -72,6 +60,24 @@ def render_statement(statement: StatementOutcome, fmt: str) -> Markup:
         status_after_rows=status.split(" ")[0] in _TAG_AFTER_ROWS,
         copy_output=displayable(statement.copy_output),
         copy_more=statement.copy_more_lines,
+    )
+
+
+def statement_error_text(statement: StatementOutcome) -> str:
+    """The statement's error as psql prints it (with LINE and caret); '' without one."""
+    error = statement.error
+    if error is None:
+        return ""
+    return textformat.error_text(
+        error.severity,
+        error.message,
+        error.detail,
+        error.hint,
+        error.context,
+        statement.sql,
+        error.position,
+        internal_query=error.internal_query,
+        internal_position=error.internal_position,
     )
 
 

@@ -125,8 +125,7 @@ class Runner:
         process with keep_failed, not before something it depends on changes).
         """
         started = time.perf_counter()
-        setup = read_setup_files(deck, deck_file)
-        inputs = cache_inputs(deck, self._key_parts(deck, setup))
+        setup, inputs = self._inputs(deck, deck_file)
         key = key_of_inputs(inputs)
         kept = self.freshness.kept(deck, key)
         if isinstance(kept, Exception):
@@ -177,10 +176,13 @@ class Runner:
         """The cached outcome for the deck as it is now, without running anything."""
         if self.cache is None:
             return None
+        _setup, inputs = self._inputs(deck, deck_file)
+        return self.cache.load(deck, key_of_inputs(inputs))
+
+    def _inputs(self, deck: Deck, deck_file: Path) -> tuple[tuple[SetupFile, ...], dict[str, str]]:
+        """The deck's setup files, and the hashed inputs its outcome depends on."""
         setup = read_setup_files(deck, deck_file)
-        return self.cache.load(
-            deck, key_of_inputs(cache_inputs(deck, self._key_parts(deck, setup)))
-        )
+        return setup, cache_inputs(deck, self._key_parts(deck, setup))
 
     def _plan(self, deck: Deck) -> DeckPlan:
         s = self.settings
