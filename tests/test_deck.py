@@ -231,7 +231,7 @@ def test_unclosed_live_block_names_its_opening_line():
         (
             "sql:\n  setpu: [a.sql]\n",
             3,
-            "unknown sql setting 'setpu'; did you mean 'setup'? valid sql settings: setup, timezone, isolation, max_rows, statement_timeout, prompt",
+            "unknown sql setting 'setpu'; did you mean 'setup'? valid sql settings: setup, timezone, isolation, max_rows, statement_timeout, prompt, superuser",
         ),
         (
             "sql:\n  isolation: cluster\n",

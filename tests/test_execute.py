@@ -9,6 +9,7 @@ import pytest
 
 from pgslides.outcome import DeckOutcome
 from pgslides.parse.deck import parse_deck
+from pgslides.run.admin import Admin
 from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import RunLimits, SetupFile
 from pgslides.run.server import Server
@@ -46,7 +47,10 @@ def run(
 ) -> DeckOutcome:
     deck = parse_deck(textwrap.dedent(source).lstrip("\n"), "slides/test.md")
     setup_files = (SetupFile(path="slides/sql/setup.sql", sql=setup),) if setup else ()
-    with DeckDatabase(pg_server, "test", "database", SessionSettings()) as db:
+    with (
+        Admin(pg_server) as admin,
+        DeckDatabase(admin, "test", "database", SessionSettings()) as db,
+    ):
         return run_deck(deck, db, RunLimits(max_rows=max_rows), setup_files)
 
 

@@ -22,6 +22,7 @@ from pgslides.outcome import BlockOutcome, StatementOutcome
 from pgslides.parse.deck import parse_deck
 from pgslides.render import textformat
 from pgslides.render.statement import statement_error_text
+from pgslides.run.admin import Admin
 from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import RunLimits
 from pgslides.run.server import Server
@@ -34,7 +35,10 @@ def run_block(pg_server: Server, sql: str, options: str = "") -> tuple[BlockOutc
     """The block's outcome, and its rendered HTML."""
     source = f"```sql exec {options}\n{sql}```\n"
     deck = parse_deck(source, "slides/fidelity.md")
-    with DeckDatabase(pg_server, "fidelity", "database", SessionSettings()) as db:
+    with (
+        Admin(pg_server) as admin,
+        DeckDatabase(admin, "fidelity", "database", SessionSettings()) as db,
+    ):
         outcome = run_deck(deck, db, RunLimits(max_rows=20))
     return outcome.blocks[0], str(render.render_block(deck.blocks[0], outcome.blocks[0]))
 
@@ -177,7 +181,10 @@ def test_a_later_block_is_split_with_the_setting_an_earlier_one_made(
 ) -> None:
     blocks = [OFF, "SELECT 'don\\'t \\\\ worry' AS s;\n"]
     deck = parse_deck("".join(f"```sql exec\n{sql}```\n\n" for sql in blocks), "slides/f.md")
-    with DeckDatabase(pg_server, "fidelity", "database", SessionSettings()) as db:
+    with (
+        Admin(pg_server) as admin,
+        DeckDatabase(admin, "fidelity", "database", SessionSettings()) as db,
+    ):
         outcome = run_deck(deck, db, RunLimits())
     assert [block.problem for block in outcome.blocks] == [None, None]
     statements = tuple(s for block in outcome.blocks for s in block.statements)

@@ -661,7 +661,7 @@ def test_role_without_createdb_is_told_to_use_isolation_schema_and_can(
     assert built.returncode == 0, built.stderr
     ((who, schema),) = table_cells(site.page("deck.md").find("table", "sql-result"))
     assert who == ("", nocreate_role)
-    assert re.fullmatch(rf"pgslides_deck_{built.pid}_[0-9a-f]{{8}}", schema[1])
+    assert re.fullmatch(rf"pgslides_deck_{built.pid}_[0-9a-f]{{8}}_[0-9a-f]{{4}}", schema[1])
     with pg_conn.cursor() as cur:
         cur.execute(
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (own_pattern(built.pid),)
@@ -988,7 +988,9 @@ def test_two_builds_at_once_see_their_own_results_and_one_ending_spares_the_othe
             last = page.find_all(data_sql_block=True)[-1]
             (only,) = table_cells(last.find("table", "sql-result"))
             assert only == [("", databases[name])]
-            assert re.fullmatch(rf"pgslides_deck_{proc.pid}_[0-9a-f]{{8}}", databases[name])
+            assert re.fullmatch(
+                rf"pgslides_deck_{proc.pid}_[0-9a-f]{{8}}_[0-9a-f]{{4}}", databases[name]
+            )
         if where == "server":
             assert leftover_databases(conn, *(proc.pid for proc in procs.values())) == []
     finally:

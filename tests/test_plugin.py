@@ -459,7 +459,7 @@ def test_deck_runs_in_its_own_place_which_is_dropped_after(
     build_site(site)
     ((_, db), (_, schema)) = table_cells(site.page("isolated.md").find("table", "sql-result"))[0]
     own = db if isolation == "database" else schema
-    assert re.fullmatch(rf"pgslides_isolated_{PID}_[0-9a-f]{{8}}", own)
+    assert re.fullmatch(rf"pgslides_isolated_{PID}_[0-9a-f]{{8}}_[0-9a-f]{{4}}", own)
     assert leftovers(pg_conn, "database") == []
     assert leftovers(pg_conn, "schema") == []
 

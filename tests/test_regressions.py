@@ -12,8 +12,9 @@ from pgslides import render
 from pgslides.drift import statement_difference
 from pgslides.outcome import StatementOutcome
 from pgslides.parse.deck import DeckError, parse_deck
-from pgslides.run.database import DeckDatabase, SessionSettings
+from pgslides.run.database import SessionSettings
 from pgslides.run.execute import RunLimits, SetupFile
+from pgslides.run.housekeeping import Housekeeper
 from pgslides.run.runner import Runner, RunSettings
 from pgslides.run.server import Server
 from pgslides.run.timeline import run_deck
@@ -22,7 +23,12 @@ from sites import BIN, database_url, log_messages, make_site, mkdocs_build, run
 
 def run_source(pg_server: Server, source: str, setup: tuple[SetupFile, ...] = ()):
     deck = parse_deck(textwrap.dedent(source).lstrip("\n"), "slides/r.md")
-    with DeckDatabase(pg_server, "regress", "database", SessionSettings()) as db:
+    # As a build runs it: what the deck made outside its database is dropped after it.
+    leftovers: list[str] = []
+    with (
+        Housekeeper(pg_server) as keeper,
+        keeper.deck("regress", "database", SessionSettings(), False, leftovers) as db,
+    ):
         return deck, run_deck(deck, db, RunLimits(), setup)
 
 

@@ -22,6 +22,7 @@ from pages import convert
 from pgslides import render
 from pgslides.outcome import BlockOutcome, Column, StatementOutcome
 from pgslides.parse.deck import parse_deck, read_deck
+from pgslides.run.admin import Admin
 from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import RunLimits
 from pgslides.run.server import Server
@@ -33,7 +34,10 @@ REGENERATE = os.environ.get("PGSLIDES_REGENERATE_GOLDEN") == "1"
 
 def rendered_blocks(pg_server: Server, deck_file: Path) -> str:
     deck = read_deck(deck_file, f"tests/golden/{deck_file.name}")
-    with DeckDatabase(pg_server, "golden", "database", SessionSettings()) as db:
+    with (
+        Admin(pg_server) as admin,
+        DeckDatabase(admin, "golden", "database", SessionSettings()) as db,
+    ):
         outcome = run_deck(deck, db, RunLimits(max_rows=20))
     rendered = render.render_deck_blocks(deck, outcome)
     pieces = []

@@ -7,8 +7,9 @@ import textwrap
 from pgslides.outcome import DeckOutcome
 from pgslides.parse.deck import parse_deck
 from pgslides.report import deck_warnings
-from pgslides.run.database import DeckDatabase, SessionSettings
+from pgslides.run.database import SessionSettings
 from pgslides.run.execute import RunLimits
+from pgslides.run.housekeeping import Housekeeper
 from pgslides.run.server import Server
 from pgslides.run.timeline import run_deck
 
@@ -22,7 +23,12 @@ def run_with_warnings(
 ) -> tuple[DeckOutcome, list[str]]:
     """The outcome, and its warnings as `file:line: message` lines, as a build logs them."""
     deck = parse_deck(textwrap.dedent(source).lstrip("\n"), "slides/mvcc.md")
-    with DeckDatabase(pg_server, "sessions", "database", SessionSettings()) as db:
+    # As a build runs it: what the deck made outside its database is dropped after it.
+    leftovers: list[str] = []
+    with (
+        Housekeeper(pg_server) as keeper,
+        keeper.deck("sessions", "database", SessionSettings(), False, leftovers) as db,
+    ):
         outcome = run_deck(deck, db, RunLimits(statement_timeout_ms=timeout_ms))
     return outcome, [str(warning) for warning in deck_warnings(deck, outcome)]
 

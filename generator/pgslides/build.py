@@ -96,6 +96,7 @@ class Build:
         self.failed: dict[str, Problem] = {}  # decks that cannot be shown at all
         self.results: dict[str, DeckResult] = {}
         self._page: PageBlocks | None = None  # the deck page being converted now
+        self.notes: list[Problem] = []  # about the build, not one deck (jobs lowered, ...)
         self._started = time.perf_counter()
 
     # --- prepare ---------------------------------------------------------------------------
@@ -121,7 +122,10 @@ class Build:
             by_path[deck.path] = source.src_uri
             items.append((deck, source.path))
         logs = []
-        for path, result in self.runner.outcomes(items).items():
+        outcomes = self.runner.outcomes(items)
+        self.notes = [replace(note, message=self.mask(note.message)) for note in self.runner.notes]
+        self.runner.notes.clear()
+        for path, result in outcomes.items():
             src_uri = by_path[path]
             if isinstance(result, DatabaseError):
                 raise SetupError(self.mask(str(result))) from None

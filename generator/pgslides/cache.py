@@ -30,6 +30,7 @@ class CacheKeyParts:
     max_rows: int
     statement_timeout_ms: int
     setup: tuple[tuple[str, str], ...]  # (path, contents) of each setup file, in order
+    superuser: bool = False  # the deck runs as a superuser
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,8 @@ def cache_inputs(deck: Deck, parts: CacheKeyParts) -> dict[str, str]:
         "max_rows": parts.max_rows,
         "statement_timeout_ms": parts.statement_timeout_ms,
     }
+    if parts.superuser:  # only then: the keys of every other deck stay as they were
+        settings["superuser"] = True
     # Only options that change what runs: a new caption or format re-renders, runs nothing.
     blocks = [{"sql": block.sql, "options": block.options.run_options()} for block in deck.blocks]
     return {

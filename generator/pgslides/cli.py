@@ -142,16 +142,13 @@ def check_decks(config_file: Path, decks: list[Path], against_cache: bool = Fals
     try:
         stored = _stored(build, sources) if against_cache else {}
         build.prepare(sources)
-        problems = [
-            problem
-            for source in sources
-            for problem in [
-                *build.problems(source.src_uri),
-                *build.page_problems(
-                    source.src_uri, project.markdown_extensions, project.markdown_configs
-                ),
-            ]
-        ]
+        for note in (note for note in build.notes if note.severity == "info"):
+            print(f"pgslides: {note}", file=sys.stderr)  # about the build: not a problem
+        problems = [note for note in build.notes if note.severity != "info"]
+        for source in sources:
+            problems += build.problems(source.src_uri)
+            extensions = (project.markdown_extensions, project.markdown_configs)
+            problems += build.page_problems(source.src_uri, *extensions)
         if against_cache:
             problems += _drift(build, stored)
     finally:

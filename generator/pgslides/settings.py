@@ -152,6 +152,7 @@ DECK_OPTIONS = (
     Option("max_rows", WHOLE_NUMBER, None, "Overrides the plugin's max_rows."),
     Option("statement_timeout", DURATION, None, "Overrides the plugin's statement_timeout."),
     Option("prompt", BOOLEAN, False, "Show psql prompts before statements."),
+    Option("superuser", BOOLEAN, False, "Run as a superuser: the deck's point needs one."),
 )
 
 BLOCK_OPTIONS = (

@@ -128,6 +128,8 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         try:
             for line in self.build.prepare(sources):
                 log.info(str(line))
+            for note in self.build.notes:
+                (log.info if note.severity == "info" else log.warning)(str(note))
         except SetupError as error:
             raise PluginError(str(error)) from error  # the CLI tells a setup problem by it
         return files

@@ -29,6 +29,8 @@ class DeckSettings:
     statement_timeout_ms: int | None = None
     prompt: bool = False
     timezone_line: int = 1  # where `timezone` is set, for the server's word on a bad zone
+    superuser: bool = False  # the deck's point needs a superuser (ALTER SYSTEM, pg_read_file)
+    superuser_line: int = 1
 
 
 @dataclass(frozen=True)
@@ -118,4 +120,6 @@ def deck_settings(meta: dict[str, Any], text: str, path: str) -> DeckSettings:
         statement_timeout_ms=values["statement_timeout"],
         prompt=values["prompt"],
         timezone_line=front_matter_line(text, "timezone"),
+        superuser=values["superuser"],
+        superuser_line=front_matter_line(text, "superuser"),
     )

@@ -154,7 +154,14 @@ def deck_page(html: str, deck: Deck) -> tuple[str, list[Problem]]:
         )
         for slide in deck.slides
     ]
-    return head + "\n".join(rendered) + "\n", problems
+    return head + _superuser_note(deck) + "\n".join(rendered) + "\n", problems
+
+
+def _superuser_note(deck: Deck) -> str:
+    """The handout says, above the first slide, that the deck ran with every right."""
+    if not deck.settings.superuser:
+        return ""
+    return render_template("superuser.html", line=deck.settings.superuser_line) + "\n"
 
 
 def _leak_problems(deck: Deck, html: str) -> list[Problem]:

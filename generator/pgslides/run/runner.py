@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -21,10 +20,10 @@ from pgslides.errors import DeckError, Problem
 from pgslides.outcome import DeckOutcome, DeckResult
 from pgslides.parse.deck import Deck
 from pgslides.report import deck_problems
+from pgslides.run.buildserver import BuildServer
 from pgslides.run.database import (
     DatabaseError,
     DeckDatabase,
-    EmbeddedServer,
     Server,
     SessionSettings,
     mask_password,
@@ -66,10 +65,10 @@ class Runner:
 
     def __init__(self, settings: RunSettings) -> None:
         self.settings = settings
-        self._server: Server | None = None
-        self._embedded: EmbeddedServer | None = None
+        self.place = BuildServer(settings.database_url)
+        self._connections_per_deck = 2
+        self.notes: list[Problem] = []  # about the build, not one deck: for its log
         self.cache = ResultCache(settings.cache_dir) if settings.cache_dir else None
-        self._server_lock = threading.Lock()
         self._stop = threading.Event()  # set while an interrupted build winds down
         self._active: set[DeckDatabase] = set()  # decks running now, to cancel on interrupt
         self._active_lock = threading.Lock()
@@ -88,6 +87,11 @@ class Runner:
         self._stop.clear()  # a runner outlives builds under `mkdocs serve`
         self.freshness.new_build()
         jobs = self.settings.jobs or os.cpu_count() or 1
+        # Each session is a connection, with the lock monitor and the setup session besides.
+        self._connections_per_deck = max(
+            (len({block.options.session for block in deck.blocks}) + 2 for deck, _ in decks),
+            default=2,
+        )
 
         def one(item: tuple[Deck, Path]) -> DeckResult | Exception:
             try:
@@ -136,14 +140,17 @@ class Runner:
         found = self.freshness.stored(deck, inputs, warnings)
         if isinstance(found, DeckResult):
             return replace(found, seconds=time.perf_counter() - started)
+        leftovers: list[str] = []
         try:
-            outcome = self.run(deck, setup)
+            outcome = self.run(deck, setup, leftovers)
         except (DeckRunError, DeckError) as error:
+            self.notes.extend(Problem(text, deck.path, 1, "warning") for text in leftovers)
             # A setup file that times out must not cost every serve rebuild its time again;
             # a lost connection or an interrupt is worth another try.
             if not (self._stop.is_set() or isinstance(error.__cause__, ConnectionLostError)):
                 self.freshness.remember(deck, key, error)
             raise
+        warnings.extend(Problem(text, deck.path, 1, "warning") for text in leftovers)
         server = identity_of(self.settings.database_url, outcome)
         failed = bool(deck_problems(deck, outcome))
         if self.cache is not None and self.settings.store and not failed:
@@ -168,7 +175,8 @@ class Runner:
         if not self.settings.database_url:
             return text
         try:
-            return mask_password(text, self._server or server_from_url(self.settings.database_url))
+            server = self.place.server or server_from_url(self.settings.database_url)
+            return mask_password(text, server)
         except DatabaseError:
             return text  # a URL that does not parse has no password to hide; its error says so
 
@@ -196,6 +204,7 @@ class Runner:
             timezone=plan.timezone,
             max_rows=plan.max_rows,
             statement_timeout_ms=plan.statement_timeout_ms,
+            superuser=deck.settings.superuser,
             # Named as the deck names them, so the key is the same wherever the build runs.
             setup=tuple(
                 (name, item.sql) for name, item in zip(deck.settings.setup, setup, strict=True)
@@ -203,17 +212,15 @@ class Runner:
         )
 
     def server(self) -> Server:
-        with self._server_lock:  # decks run in threads: start the server once
-            if self._server is None:
-                if self.settings.database_url:
-                    self._server = server_from_url(self.settings.database_url)
-                else:
-                    self._embedded = EmbeddedServer()
-                    self._server = self._embedded.start()
-            return self._server
+        return self.place.start()
 
-    def run(self, deck: Deck, setup: tuple[SetupFile, ...]) -> DeckOutcome:
-        """Run one deck in its own database (or schema); raises DeckRunError, never a traceback."""
+    def run(
+        self, deck: Deck, setup: tuple[SetupFile, ...], leftovers: list[str] | None = None
+    ) -> DeckOutcome:
+        """Run one deck in its own database (or schema); raises DeckRunError, never a traceback.
+
+        What the deck left that could not be dropped is added to `leftovers`, one warning each."""
+        leftovers = [] if leftovers is None else leftovers
         if not deck.blocks and not setup:
             return DeckOutcome(blocks=())  # nothing to run: no server needed
         plan = self._plan(deck)
@@ -224,8 +231,21 @@ class Runner:
             timezone=plan.timezone,
         )
         try:
-            server = self.server()
-            with DeckDatabase(server, Path(deck.path).stem, plan.isolation, session) as db:
+            housekeeper, slots = self.place.housekeeping(
+                self.settings.jobs or os.cpu_count() or 1,
+                self._connections_per_deck,
+                self.notes,
+            )
+            admin = housekeeper.admin
+            if deck.settings.superuser and not (admin.server.private or admin.superuser):
+                raise DeckError(
+                    deck.path,
+                    deck.settings.superuser_line,
+                    f"the deck needs a superuser (superuser: true), and {admin.role} "
+                    f"on {admin.server.label} is not one",
+                )
+            name, superuser = Path(deck.path).stem, deck.settings.superuser
+            with slots, housekeeper.deck(name, plan.isolation, session, superuser, leftovers) as db:
                 with self._active_lock:
                     self._active.add(db)
                 try:
@@ -234,7 +254,7 @@ class Runner:
                     with self._active_lock:
                         self._active.discard(db)
         except DatabaseError as error:
-            message = mask_password(str(error), self._server)
+            message = mask_password(str(error), self.place.server)
             if _BAD_TIMEZONE in message:
                 # The server is fine; the deck named a zone it does not know.
                 raise DeckError(
@@ -246,17 +266,13 @@ class Runner:
             # A setup problem, not the deck's: say it as one sentence without a file:line.
             raise DatabaseError(message) from None
         except ExecutionError as error:
-            message = mask_password(error.message, self._server)
+            message = mask_password(error.message, self.place.server)
             # Keeps the ExecutionError as its cause, so a caller can tell a lost connection.
             raise DeckRunError(error.path, error.line, message) from error
 
     def close(self) -> None:
         """Stop the embedded server if this runner started it; safe to call twice."""
-        if self._embedded is not None:
-            with contextlib.suppress(Exception):
-                self._embedded.stop()
-        self._embedded = None
-        self._server = None
+        self.place.close()
 
 
 def read_setup_files(deck: Deck, deck_file: Path) -> tuple[SetupFile, ...]:

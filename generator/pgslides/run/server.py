@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import collections
 import html
+import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -31,6 +33,13 @@ class Server:
     params: dict[str, Any]
     label: str  # what logs and errors may show: the URL with its password masked
     password: str | None = field(default=None, repr=False)
+    # pgslides' own embedded server: the libpq variables of the user's shell are meant for
+    # other servers and never reach it (with a URL they apply, as libpq documents).
+    private: bool = False
+
+    def as_role(self, role: str) -> Server:
+        """The same server, connected to as `role` (a deck's own role)."""
+        return replace(self, params={**self.params, "user": role})
 
     def connect_params(self, dbname: str | None = None) -> dict[str, Any]:
         params = dict(self.params)
@@ -90,15 +99,30 @@ def secret_forms(secret: str) -> set[str]:
     return {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret)}
 
 
-def connect(server: Server, dbname: str | None, options: str = "", timeout_s: int = 10) -> Any:
+def connect(
+    server: Server,
+    dbname: str | None,
+    options: str = "",
+    timeout_s: int = 10,
+    *,
+    application_name: str = APPLICATION_NAME,
+    defaults: str = "",
+) -> Any:
     """A psycopg2 connection in autocommit (as psql), returning every value as PostgreSQL text."""
     params = server.connect_params(dbname)
     params.setdefault("connect_timeout", timeout_s)
-    params["application_name"] = APPLICATION_NAME
+    params["application_name"] = application_name
     params["client_encoding"] = "UTF8"
-    if options:
-        # The URL's own -c settings come first, so the pinned ones win where both set a name.
-        params["options"] = f"{params['options']} {options}" if params.get("options") else options
+    if server.private:
+        params.update(_PRIVATE_KEYWORDS)
+        params.setdefault("options", "")
+        # A file that is never there (in the private socket directory): no PGPASSFILE.
+        params["passfile"] = str(Path(params["host"]) / ".pgslides-no-passfile")
+    # The URL's own -c settings come after `defaults` (they may change those) and before
+    # `options` (the pinned ones win where both set a name).
+    joined = " ".join(part for part in (defaults, params.get("options", ""), options) if part)
+    if joined or server.private:
+        params["options"] = joined
     try:
         conn = psycopg2.connect(**params)
     except psycopg2.OperationalError as error:
@@ -109,6 +133,30 @@ def connect(server: Server, dbname: str | None, options: str = "", timeout_s: in
     conn.notices = collections.deque(maxlen=10_000)
     register_raw_text(conn)
     return conn
+
+
+# Given explicitly to the private server, so that libpq takes nothing from PG* variables:
+# a keyword given wins over its variable (PGOPTIONS, PGSSLMODE, PGHOSTADDR, PGPASSFILE, ...).
+_PRIVATE_KEYWORDS = {
+    "hostaddr": "",
+    "sslmode": "disable",
+    "gssencmode": "disable",
+    "channel_binding": "disable",
+    "require_auth": "",
+    "target_session_attrs": "any",
+    "load_balance_hosts": "disable",
+}
+# Variables libpq reads with no keyword to outweigh them: PGSERVICE names a service the private
+# server is not in (the connection fails), PGTZ, PGDATESTYLE and PGGEQO outweigh -c options.
+_UNKEYED_VARIABLES = ("PGSERVICE", "PGSERVICEFILE", "PGTZ", "PGDATESTYLE", "PGGEQO")
+
+
+def forget_unkeyed_libpq_variables() -> list[str]:
+    """Remove from this process the libpq variables no keyword outweighs; the names removed.
+
+    Called when the private server is used: this process then talks to no other server.
+    """
+    return [name for name in _UNKEYED_VARIABLES if os.environ.pop(name, None) is not None]
 
 
 def register_raw_text(conn: Any) -> None:

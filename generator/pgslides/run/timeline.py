@@ -88,11 +88,8 @@ def run_deck(
     (an interrupted build), ends the deck before its next block with ExecutionError."""
     version = server_version(db.session(SETUP_SESSION).conn)
     done: list[StatementOutcome] = []
-    try:
-        for setup_file in setup:
-            run_setup(setup_file, db.session(SETUP_SESSION), limits, done)
-    finally:
-        db.drop_created(done)
+    for setup_file in setup:
+        run_setup(setup_file, db.session(SETUP_SESSION), limits, done)
     timeline = _Timeline(deck, db, limits, stop or threading.Event())
     try:
         timeline.run()
@@ -255,14 +252,11 @@ class _Timeline:
         return self.workers[name]
 
     def close(self) -> None:
-        """Stop whatever still runs (an error left it so), let the threads go, and have the
-        databases and roles the deck created dropped with it."""
+        """Stop whatever still runs (an error left it so), and let the threads go."""
         for worker in self.workers.values():
             with contextlib.suppress(Exception):
                 worker.session.conn.cancel()
             worker.executor.shutdown(wait=True, cancel_futures=True)
-        for run in self.runs.values():
-            self.db.drop_created(run.done)
 
     # --- the result ---
 

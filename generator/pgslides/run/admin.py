@@ -1,0 +1,127 @@
+"""pgslides' own connection to a server, one per build: it makes and drops the decks' databases
+and roles, and finds what decks and killed builds left behind.
+
+Its application_name carries the build's id, and so do the names of everything the build makes
+(`pgslides_<deck>_<pid>_<build>_<n>`): a later build tells a live build's objects from a dead
+one's by whether a connection of that name is still open, whatever machine the build runs on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg2
+from psycopg2 import sql
+
+from pgslides.run.server import DatabaseError, Server, connect, mask_password
+
+DECK_PREFIX = "pgslides_"
+BUILD_PREFIX = "pgslides build "
+# pgslides_<deck>_<pid>_<build id>_<n>; and as earlier versions named them: _<pid>_<8 hex>.
+DECK_NAME = re.compile(r"^pgslides_(?:.*_)?\d+_(?P<build>[0-9a-f]{8})_[0-9a-f]{4}$")
+OLD_DECK_NAME = re.compile(r"^pgslides_(?:.*_)?\d+_[0-9a-f]{8}$")
+# pgslides' own statements (CREATE, DROP, catalog reads) are short; a wait past this is a
+# lock a deck left, and the build goes on with a warning rather than waiting.
+_ADMIN_OPTIONS = (
+    "-c statement_timeout=30s -c lock_timeout=10s -c idle_in_transaction_session_timeout=60s"
+)
+# Unless the URL says else (a read-only connection): a role default must not stop the build.
+_ADMIN_DEFAULTS = "-c default_transaction_read_only=off -c client_min_messages=warning"
+Rows = list[tuple[Any, ...]]
+
+
+class Admin:
+    """The build's connection to the server's maintenance database, as the role it was given."""
+
+    def __init__(self, server: Server, connect_timeout_s: int = 10) -> None:
+        self.server = server
+        self.build_id = secrets.token_hex(4)
+        self.application_name = f"{BUILD_PREFIX}{self.build_id}"
+        self._timeout_s = connect_timeout_s
+        self._lock = threading.Lock()  # decks run in threads; one statement at a time
+        self._conn = self._connect(server.maintenance_db)
+        facts = self.rows(
+            "SELECT current_user, rolsuper, rolcreaterole, current_setting('server_version_num')"
+            " FROM pg_roles WHERE rolname = current_user"
+        )[0]
+        self.role, self.superuser, self.createrole = facts[0], facts[1] == "t", facts[2] == "t"
+        self.version_num = int(facts[3])
+
+    def deck_name(self, deck_name: str) -> str:
+        """A name for a deck's database (and role) that carries this build's id."""
+        slug = re.sub(r"[^a-z0-9]+", "_", deck_name.lower()).strip("_")[:30] or "deck"
+        return f"{DECK_PREFIX}{slug}_{os.getpid()}_{self.build_id}_{secrets.token_hex(2)}"
+
+    def rows(self, statement: str | sql.Composable, params: Sequence[Any] = ()) -> Rows:
+        """Run one statement on the maintenance database; its rows (as text)."""
+        with self._lock:
+            if self._conn.closed:
+                self._conn = self._connect(self.server.maintenance_db)
+            with self._conn.cursor() as cur:
+                cur.execute(statement, params)
+                return cur.fetchall() if cur.description else []
+
+    def run(self, template: str, *names: str) -> None:
+        """Run a statement whose {} are identifiers (a database, a role)."""
+        self.rows(sql.SQL(template).format(*map(sql.Identifier, names)))
+
+    def run_in(self, dbname: str, statement: str | sql.Composable, params: Sequence[Any] = ()):
+        """Run one statement in another database (DROP OWNED, ROLLBACK PREPARED need it)."""
+        conn = self._connect(dbname)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, params)
+        finally:
+            conn.close()
+
+    def reason(self, error: psycopg2.Error | DatabaseError) -> str:
+        """The first line of an error, the password masked."""
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return mask_password(text.removeprefix("ERROR:").strip(), self.server)
+
+    def free_connections(self) -> int:
+        """Connections a role without superuser may still open on the server."""
+        reserved = "coalesce(current_setting('reserved_connections', true), '0')::int"
+        return int(
+            self.rows(
+                "SELECT current_setting('max_connections')::int"
+                " - current_setting('superuser_reserved_connections')::int"
+                f" - {reserved}"
+                " - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
+            )[0][0]
+        )
+
+    def live_builds(self) -> set[str]:
+        """The ids of the builds whose connection is open now (this one among them)."""
+        found = self.rows(
+            "SELECT DISTINCT substr(application_name, %s) FROM pg_stat_activity"
+            " WHERE starts_with(application_name, %s)",
+            (len(BUILD_PREFIX) + 1, BUILD_PREFIX),
+        )
+        return {row[0] for row in found}
+
+    def __enter__(self) -> Admin:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._conn.closed:
+                self._conn.close()
+
+    def _connect(self, dbname: str) -> Any:
+        return connect(
+            self.server,
+            dbname,
+            _ADMIN_OPTIONS,
+            self._timeout_s,
+            application_name=self.application_name,
+            defaults=_ADMIN_DEFAULTS,
+        )

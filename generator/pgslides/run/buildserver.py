@@ -1,0 +1,62 @@
+"""The server a build runs on: started (or parsed from its URL) on first use, with the build's
+Housekeeper and as many deck slots as the server has free connections for."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+from pgslides.errors import Problem
+from pgslides.run.embedded import EmbeddedServer
+from pgslides.run.housekeeping import Housekeeper
+from pgslides.run.server import Server, server_from_url
+
+
+class BuildServer:
+    """One per Runner; under `mkdocs serve` it outlives builds, and so does the server."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.server: Server | None = None
+        self._embedded: EmbeddedServer | None = None
+        self._housekeeper: Housekeeper | None = None
+        self._slots: threading.Semaphore | None = None
+        self._lock = threading.Lock()  # decks run in threads: start the server once
+
+    def start(self) -> Server:
+        with self._lock:
+            return self._start()
+
+    def housekeeping(
+        self, jobs: int, connections_per_deck: int, notes: list[Problem]
+    ) -> tuple[Housekeeper, threading.Semaphore]:
+        """The Housekeeper and the deck slots, made with the server's first use: what killed
+        builds left is dropped then, and `jobs` bounded by the free connections (said in notes)."""
+        with self._lock:
+            server = self._start()
+            if self._housekeeper is None or self._slots is None:
+                self._housekeeper = Housekeeper(server)
+                fits = self._housekeeper.jobs(jobs, connections_per_deck)
+                self._slots = threading.Semaphore(fits)
+                notes.extend(self._housekeeper.notes)
+            return self._housekeeper, self._slots
+
+    def close(self) -> None:
+        """Stop the embedded server if this started it; safe to call twice."""
+        if self._housekeeper is not None:
+            self._housekeeper.close()
+        self._housekeeper = self._slots = None
+        if self._embedded is not None:
+            with contextlib.suppress(Exception):
+                self._embedded.stop()
+        self._embedded = None
+        self.server = None
+
+    def _start(self) -> Server:
+        if self.server is None:
+            if self.database_url:
+                self.server = server_from_url(self.database_url)
+            else:
+                self._embedded = EmbeddedServer()
+                self.server = self._embedded.start()
+        return self.server

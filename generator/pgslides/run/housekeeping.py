@@ -1,0 +1,169 @@
+"""A build's care of the server it runs on: what killed builds left is dropped before its first
+deck; decks run in places of their own, and what they leave outside them is dropped after;
+`jobs` never asks for more connections than the server has free."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import psycopg2
+
+from pgslides.errors import Problem
+from pgslides.run import cluster
+from pgslides.run.admin import Admin
+from pgslides.run.database import DatabaseError, DeckDatabase, SessionSettings
+from pgslides.run.server import Server
+
+WHAT_A_DECK_CAN_DO = "README, What a deck can do"
+
+
+class Housekeeper:
+    """The build's Admin connection, and what it keeps track of between decks."""
+
+    def __init__(self, server: Server) -> None:
+        self.admin = Admin(server)
+        self.notes: list[Problem] = []  # for the build's log, once
+        self._lock = threading.Lock()
+        self._running = 0  # decks running now
+        self._before: frozenset[cluster.ClusterObject] | None = None  # when the first began
+        self._superuser_ran = False
+        self._sweep()
+        if not server.private and self.admin.superuser:
+            self.notes.append(
+                Problem(
+                    f"decks run as {self.admin.role}, a superuser of {server.label}: a deck can "
+                    "read and write the server's files and run programs there; connect as an "
+                    f"ordinary role (see {WHAT_A_DECK_CAN_DO})",
+                    severity="info",
+                )
+            )
+
+    def jobs(self, wanted: int, connections_per_deck: int) -> int:
+        """`wanted` decks at once, or as many as the server has free connections for (said in
+        an info line: the build is slower, not wrong, so `--strict` does not fail on it)."""
+        try:
+            free = self.admin.free_connections()
+        except (psycopg2.Error, DatabaseError):
+            return wanted
+        fits = max(1, free // max(1, connections_per_deck))
+        if fits >= wanted:
+            return wanted
+        self.notes.append(
+            Problem(
+                f"jobs lowered from {wanted} to {fits}: {self.admin.server.label} has {free} "
+                f"free connections, and a deck here uses up to {connections_per_deck}",
+                severity="info",
+            )
+        )
+        return fits
+
+    @contextlib.contextmanager
+    def deck(
+        self,
+        deck_name: str,
+        isolation: str,
+        settings: SessionSettings,
+        superuser: bool,
+        warnings: list[str],
+    ) -> Iterator[DeckDatabase]:
+        """The deck's own place; when it and the decks running beside it are done, what
+        appeared on the server meanwhile is dropped too (where no deck role owns it)."""
+        self._began(superuser)
+        try:
+            with DeckDatabase(self.admin, deck_name, isolation, settings, superuser) as db:
+                try:
+                    yield db
+                finally:
+                    db.close()
+                    warnings.extend(db.warnings)
+        finally:
+            warnings.extend(self._ended(superuser))
+
+    def __enter__(self) -> Housekeeper:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.admin.close()
+
+    def _began(self, superuser: bool) -> None:
+        with self._lock:
+            if self._running == 0:
+                self._before = self._everything()
+                self._superuser_ran = False
+            self._running += 1
+            self._superuser_ran |= superuser
+
+    def _ended(self, superuser: bool) -> list[str]:
+        warnings = []
+        if superuser and self.admin.server.private:
+            warnings.extend(self._reset_server_settings())
+        with self._lock:
+            self._running -= 1
+            if self._running or self._before is None:
+                return warnings
+            before, self._before = self._before, None
+            # On the private server, decks that are not superusers leave nothing a deck role
+            # does not own; a database_url's role, or a superuser, leaves no such trace.
+            if self.admin.server.private and not self._superuser_ran:
+                return warnings
+            try:
+                return warnings + cluster.drop(self.admin, cluster.appeared(self.admin, before))
+            except (psycopg2.Error, DatabaseError) as error:
+                return [*warnings, f"could not look for what the decks left: {error}"]
+
+    def _everything(self) -> frozenset[cluster.ClusterObject] | None:
+        try:
+            return cluster.everything(self.admin)
+        except (psycopg2.Error, DatabaseError):
+            return None
+
+    def _reset_server_settings(self) -> list[str]:
+        """Undo what a superuser deck set for the whole server (ALTER SYSTEM, ALTER ROLE or
+        DATABASE ... SET): the private server is every project's, and must start next time."""
+        try:
+            self.admin.rows("ALTER SYSTEM RESET ALL")
+            for role, database in self.admin.rows(
+                "SELECT coalesce(r.rolname, ''), coalesce(d.datname, '')"
+                " FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole"
+                " LEFT JOIN pg_database d ON d.oid = s.setdatabase"
+            ):
+                self._reset(role, database)
+            self.admin.rows("SELECT pg_reload_conf()")
+        except (psycopg2.Error, DatabaseError) as error:
+            return [f"could not reset the server's settings after a superuser deck: {error}"]
+        return []
+
+    def _reset(self, role: str, database: str) -> None:
+        if role and database:
+            self.admin.run("ALTER ROLE {} IN DATABASE {} RESET ALL", role, database)
+        elif role:
+            self.admin.run("ALTER ROLE {} RESET ALL", role)
+        elif database:
+            self.admin.run("ALTER DATABASE {} RESET ALL", database)
+
+    def _sweep(self) -> None:
+        """Drop the databases and roles of builds that were killed before they could."""
+        try:
+            dead = cluster.dead_builds(self.admin, private=self.admin.server.private)
+        except (psycopg2.Error, DatabaseError) as error:
+            self.notes.append(
+                Problem(f"could not look for what killed builds left: {error}", severity="warning")
+            )
+            return
+        if not dead:
+            return
+        problems = cluster.drop(self.admin, dead)
+        self.notes.extend(Problem(message, severity="warning") for message in problems)
+        names = sorted(item.name for item in dead if item.kind in ("database", "role"))
+        self.notes.append(
+            Problem(
+                f"dropped what builds killed before their end left: {', '.join(names)}",
+                severity="info",
+            )
+        )
