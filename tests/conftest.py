@@ -11,6 +11,7 @@ import pytest
 
 from pgslides.run.embedded import EmbeddedServer
 from pgslides.run.server import Server, connect, server_from_url
+from sites import stop_servers
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
@@ -52,3 +53,13 @@ def pg_conn(pg_server: Server):
         yield conn
     finally:
         conn.close()
+
+
+@pytest.fixture
+def private_dir(tmp_path: Path) -> Iterator[Path]:
+    """A data directory of its own for the embedded server, so the shared one is never touched;
+    whatever server a test leaves on it is stopped, and the directory removed."""
+    data_dir = tmp_path / "pg"
+    yield data_dir
+    stop_servers(data_dir)
+    shutil.rmtree(data_dir, ignore_errors=True)

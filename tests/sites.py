@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import psutil
 import yaml
 from mkdocs.commands.build import build
 from mkdocs.config import load_config
@@ -255,3 +258,31 @@ def table_cells(table: Node) -> list[list[tuple[str, str]]]:
 
 def header_cells(table: Node) -> list[tuple[str, str]]:
     return [(cell.attrs.get("class", ""), cell.text) for cell in table.find("thead").find_all("th")]
+
+
+# --- private embedded servers ---
+
+
+def postgres_processes(data_dir: Path) -> list[psutil.Process]:
+    """Every process of a server on data_dir: its postmaster names it, every child works in it."""
+    data_dir = data_dir.resolve()
+    found = []
+    for proc in psutil.process_iter(["cmdline", "cwd"], ad_value=None):
+        cmdline, cwd = proc.info["cmdline"] or [], proc.info["cwd"]
+        if str(data_dir) in cmdline or (cwd and Path(cwd) == data_dir):
+            found.append(proc)
+    return found
+
+
+def stop_servers(data_dir: Path) -> None:
+    """Stop a server a test left on data_dir: immediate shutdown, then kill what remains."""
+    procs = postgres_processes(data_dir)
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            if str(data_dir.resolve()) in proc.cmdline():
+                proc.send_signal(signal.SIGQUIT)
+    _, alive = psutil.wait_procs(procs, timeout=5)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=5)

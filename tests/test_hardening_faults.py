@@ -33,7 +33,15 @@ from sqlalchemy.engine import make_url
 
 from pgslides.run.embedded import EmbeddedServer
 from pgslides.run.server import Server, connect
-from sites import BIN, database_url, deck_text, log_messages, make_site, table_cells
+from sites import (
+    BIN,
+    database_url,
+    deck_text,
+    log_messages,
+    make_site,
+    postgres_processes,
+    table_cells,
+)
 
 PID = os.getpid()
 T = TypeVar("T")
@@ -247,31 +255,6 @@ def postmaster(data_dir: Path) -> Postmaster | None:
     return Postmaster(int(lines[0]), lines[4].strip(), int(lines[3]))
 
 
-def postgres_processes(data_dir: Path) -> list[psutil.Process]:
-    """Every process of a server on data_dir: its postmaster names it, every child works in it."""
-    data_dir = data_dir.resolve()
-    found = []
-    for proc in psutil.process_iter(["cmdline", "cwd"], ad_value=None):
-        cmdline, cwd = proc.info["cmdline"] or [], proc.info["cwd"]
-        if str(data_dir) in cmdline or (cwd and Path(cwd) == data_dir):
-            found.append(proc)
-    return found
-
-
-def stop_servers(data_dir: Path) -> None:
-    """Stop a server a test left on data_dir: immediate shutdown, then kill what remains."""
-    procs = postgres_processes(data_dir)
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            if str(data_dir.resolve()) in proc.cmdline():
-                proc.send_signal(signal.SIGQUIT)
-    _, alive = psutil.wait_procs(procs, timeout=5)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=5)
-
-
 def databases_left_in(data_dir: Path, *pids: int) -> list[str]:
     """The pgslides_ databases of those builds still in a (stopped) private data dir."""
     embedded = EmbeddedServer(data_dir)
@@ -281,16 +264,6 @@ def databases_left_in(data_dir: Path, *pids: int) -> list[str]:
     finally:
         conn.close()
         embedded.stop()
-
-
-@pytest.fixture
-def private_dir(tmp_path: Path) -> Iterator[Path]:
-    """A data directory of its own for the embedded server, so the shared one is never touched;
-    whatever server a test leaves on it is stopped, and the directory removed."""
-    data_dir = tmp_path / "pg"
-    yield data_dir
-    stop_servers(data_dir)
-    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def initialise(data_dir: Path) -> None:

@@ -161,7 +161,7 @@ def _superuser_note(deck: Deck) -> str:
     """The handout says, above the first slide, that the deck ran with every right."""
     if not deck.settings.superuser:
         return ""
-    return render_template("superuser.html", line=deck.settings.superuser_line) + "\n"
+    return str(render_template("superuser.html", line=deck.settings.superuser_line)) + "\n"
 
 
 def _leak_problems(deck: Deck, html: str) -> list[Problem]:

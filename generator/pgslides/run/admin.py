@@ -21,6 +21,7 @@ from psycopg2 import sql
 from pgslides.run.server import DatabaseError, Server, connect, mask_password
 
 DECK_PREFIX = "pgslides_"
+DECK_GROUP = "pgslides_decks"  # every deck role of the private server is in it
 BUILD_PREFIX = "pgslides build "
 # pgslides_<deck>_<pid>_<build id>_<n>; and as earlier versions named them: _<pid>_<8 hex>.
 DECK_NAME = re.compile(r"^pgslides_(?:.*_)?\d+_(?P<build>[0-9a-f]{8})_[0-9a-f]{4}$")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import psycopg2
 from psycopg2 import sql
 
-from pgslides.run.admin import DECK_NAME, DECK_PREFIX, OLD_DECK_NAME, Admin
+from pgslides.run.admin import DECK_GROUP, DECK_NAME, DECK_PREFIX, OLD_DECK_NAME, Admin
 from pgslides.run.server import DatabaseError
 
 # Dropped in this order: a prepared transaction or a logical slot keeps a database from being
@@ -70,13 +70,37 @@ def made_by(admin: Admin, roles: Iterable[str]) -> frozenset[ClusterObject]:
     return frozenset(ClusterObject(*row) for row in found)
 
 
+def inside(admin: Admin, dbname: str) -> frozenset[ClusterObject]:
+    """What keeps a database from being dropped: its prepared transactions and logical slots."""
+    found = admin.rows(
+        "SELECT 'prepared', gid, database FROM pg_prepared_xacts WHERE database = %s"
+        " UNION ALL SELECT 'slot', slot_name, database FROM pg_replication_slots"
+        " WHERE database = %s",
+        (dbname, dbname),
+    )
+    return frozenset(ClusterObject(*row) for row in found)
+
+
 def appeared(admin: Admin, before: frozenset[ClusterObject]) -> frozenset[ClusterObject]:
-    """What appeared since `before`, but for decks' own places and what deck roles made (the
-    decks running now drop those themselves)."""
+    """What appeared since `before` that the build's role could have made, but for decks' own
+    places and what deck roles made (the decks running now drop those themselves).
+
+    "Could have made": a database or tablespace it owns, a role it administers (PostgreSQL 16
+    grants a role's creator ADMIN on it; a superuser administers every role), what sits in
+    those databases. Nothing records who made a role when a superuser did, so with a superuser
+    role what appears while decks run is taken for theirs (README, What a deck can do)."""
     new = everything(admin) - before
     deck_roles = [item.name for item in new if item.kind == "role" and _is_deck_name(item.name)]
     theirs = made_by(admin, deck_roles) if deck_roles else frozenset()
-    return frozenset(item for item in new - theirs if not _is_deck_name(item.name))
+    candidates = frozenset(item for item in new - theirs if not _is_deck_name(item.name))
+    if admin.superuser or not candidates:
+        return candidates
+    mine = made_by(admin, [admin.role]) - {ClusterObject("role", admin.role)}
+    if admin.createrole and admin.version_num < 160000:
+        # Before 16, CREATEROLE administers every role but superusers.
+        plain = admin.rows("SELECT 'role', rolname, '' FROM pg_roles WHERE NOT rolsuper")
+        mine |= {ClusterObject(*row) for row in plain}
+    return candidates & mine
 
 
 def dead_builds(admin: Admin, *, private: bool) -> frozenset[ClusterObject]:
@@ -150,23 +174,31 @@ def _drop_tablespace(admin: Admin, item: ClusterObject) -> None:
 
 
 def _drop_role(admin: Admin, item: ClusterObject) -> None:
-    """DROP OWNED in every database where the role owns or was granted something (which also
-    revokes its rights on databases, tablespaces and parameters), then DROP ROLE."""
-    where = admin.rows(
-        "SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid"
-        " WHERE s.refclassid = 'pg_authid'::regclass"
-        " AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = %s)",
-        (item.name,),
-    )
-    if not admin.rows("SELECT 1 FROM pg_roles WHERE rolname = %s", (item.name,)):
+    """DROP OWNED in every database where the role still owns or was granted something (in the
+    maintenance database for rights on databases, tablespaces and parameters), then DROP ROLE."""
+    found = admin.rows("SELECT oid FROM pg_roles WHERE rolname = %s", (item.name,))
+    if not found:
         return  # the deck dropped it itself
+    where = admin.rows(
+        "SELECT DISTINCT coalesce(d.datname, %s) FROM pg_shdepend s"
+        " LEFT JOIN pg_database d ON d.oid = s.dbid"
+        " WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = %s"
+        " AND (s.dbid = 0 OR d.oid IS NOT NULL)",
+        (admin.server.maintenance_db, found[0][0]),
+    )
     owned = sql.SQL("DROP OWNED BY {}").format(sql.Identifier(item.name))
-    for dbname in {admin.server.maintenance_db, *(row[0] for row in where)}:
-        admin.run_in(dbname, owned)
+    try:
+        for (dbname,) in where:
+            admin.run_in(dbname, owned)
+    except psycopg2.errors.InsufficientPrivilege:
+        pass  # not a member of it (PostgreSQL 15): DROP ROLE may still do, or say why not
     admin.run("DROP ROLE IF EXISTS {}", item.name)
 
 
 def _is_deck_name(name: str) -> bool:
+    """A deck's own database or role, or the group of the decks' roles."""
+    if name == DECK_GROUP:
+        return True
     return name.startswith(DECK_PREFIX) and bool(DECK_NAME.match(name) or OLD_DECK_NAME.match(name))
 
 

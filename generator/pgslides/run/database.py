@@ -11,7 +11,7 @@ import psycopg2
 import psycopg2.extensions
 
 from pgslides.run import cluster
-from pgslides.run.admin import Admin
+from pgslides.run.admin import DECK_GROUP, Admin
 from pgslides.run.embedded import EmbeddedServer, default_embedded_dir, embedded_major_version
 from pgslides.run.server import (
     APPLICATION_NAME,
@@ -26,8 +26,10 @@ from pgslides.run.server import (
 )
 from pgslides.settings import ISOLATIONS
 
-# Settings only a superuser may SET that act on the session alone, which demos use: the deck's
-# role may set them too (a deadlock demo picks its victim with deadlock_timeout).
+# Settings only a superuser may SET that act on the session alone, which demos use: every
+# deck role may set them too (a deadlock demo picks its victim with deadlock_timeout). Granted
+# once to one group of the decks' roles: a GRANT per deck would update the parameter's ACL while
+# another deck's DROP OWNED revokes from it ("tuple concurrently updated").
 SESSION_ONLY_PARAMETERS = ("deadlock_timeout",)
 
 
@@ -177,15 +179,14 @@ class DeckDatabase:
         return self._monitor
 
     def _create(self) -> None:
-        if self.own_role:
-            power = "SUPERUSER" if self.superuser else "NOSUPERUSER CREATEDB CREATEROLE"
-            self._make("role", f"CREATE ROLE {{}} LOGIN {power}", self.name)
-            for parameter in SESSION_ONLY_PARAMETERS:
-                self.admin.run(f"GRANT SET ON PARAMETER {parameter} TO {{}}", self.name)
-        if self.isolation == "none":
-            return
-        owner = self.name if self.own_role else self.admin.role
         try:
+            if self.own_role:
+                power = "SUPERUSER" if self.superuser else "NOSUPERUSER CREATEDB CREATEROLE"
+                template = f"CREATE ROLE {{}} LOGIN {power} IN ROLE {{}}"
+                self._make("role", template, self.name, deck_group(self.admin))
+            if self.isolation == "none":
+                return
+            owner = self.name if self.own_role else self.admin.role
             self._make(self.isolation, _CREATE[self.isolation], self.name, owner)
         except psycopg2.errors.InsufficientPrivilege:
             raise DatabaseError(
@@ -216,17 +217,39 @@ class DeckDatabase:
         made, self._made = self._made, []
         if not made:
             return
-        if self.own_role:
-            try:
-                made = sorted(cluster.made_by(self.admin, [self.name]) | set(made))
-            except (psycopg2.Error, DatabaseError) as error:
-                self.warnings.append(f"could not list what the deck made: {error}")
+        try:
+            # What keeps the database from being dropped (prepared transactions, logical
+            # slots), and on the private server all the deck's role made.
+            found = (
+                cluster.inside(self.admin, self.dbname) if self.isolation == "database" else set()
+            )
+            if self.own_role:
+                found |= cluster.made_by(self.admin, [self.name])
+            made = sorted(found | set(made))
+        except (psycopg2.Error, DatabaseError) as error:
+            self.warnings.append(f"could not list what the deck made: {error}")
         schemas = [item for item in made if item.kind == "schema"]
         for item in schemas:
             with contextlib.suppress(psycopg2.Error, DatabaseError):
                 self.admin.run("DROP SCHEMA IF EXISTS {} CASCADE", item.name)
         others = [item for item in made if item.kind != "schema"]
         self.warnings.extend(cluster.drop(self.admin, others))
+
+
+def deck_group(admin: Admin) -> str:
+    """The group every deck role of the private server is in, made on first use."""
+    exists = admin.rows("SELECT 1 FROM pg_roles WHERE rolname = %s", (DECK_GROUP,))
+    # Another build may be making it at this moment: what it made is as good.
+    racing = (psycopg2.errors.DuplicateObject, psycopg2.errors.UniqueViolation)
+    if not exists:
+        with contextlib.suppress(*racing):
+            admin.run("CREATE ROLE {} NOLOGIN", DECK_GROUP)
+    for parameter in SESSION_ONLY_PARAMETERS:
+        held = admin.rows("SELECT has_parameter_privilege(%s, %s, 'SET')", (DECK_GROUP, parameter))
+        if held[0][0] != "t":
+            with contextlib.suppress(*racing, psycopg2.errors.InternalError):
+                admin.run(f"GRANT SET ON PARAMETER {parameter} TO {{}}", DECK_GROUP)
+    return DECK_GROUP
 
 
 _CREATE = {

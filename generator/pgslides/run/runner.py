@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import psycopg2
+
 from pgslides import __version__
 from pgslides.cache import (
     CacheKeyParts,
@@ -253,6 +255,11 @@ class Runner:
                 finally:
                     with self._active_lock:
                         self._active.discard(db)
+        except psycopg2.Error as error:
+            # pgslides' own statements (a catalog read, a CREATE) failed: the server's trouble.
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            message = mask_password(reason, self.place.server)
+            raise DatabaseError(f"the server refused what pgslides asked: {message}") from None
         except DatabaseError as error:
             message = mask_password(str(error), self.place.server)
             if _BAD_TIMEZONE in message:
