@@ -14,6 +14,7 @@ from typing import Any
 
 from pgslides.outcome import BlockOutcome, DeckOutcome, StatementOutcome
 from pgslides.parse.deck import Deck
+from pgslides.shape import ShapeError, check_outcome, check_shape
 
 # Bump when the layout of a cache file changes, so old files are misses, not errors.
 # 4: the server that produced the outcome (`server`), and each input's own hash (`inputs`).
@@ -146,6 +147,18 @@ class CacheEntry:
     outcome: DeckOutcome
 
 
+@dataclass(frozen=True)
+class _StoredFile:
+    """The layout store() writes, which a file must have to be used (shape.py checks it)."""
+
+    format: int
+    deck: str
+    key: str
+    inputs: dict[str, str]
+    server: ServerIdentity | None
+    outcome: DeckOutcome
+
+
 class UnreadableCacheError(Exception):
     """A cache file that could not be used: the build runs the deck instead."""
 
@@ -171,8 +184,13 @@ class ResultCache:
             return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ShapeError("the file: expected a mapping")
             if data.get("format") != FORMAT:
                 return None
+            # Every type, before any of it is used: a wrong one must not become a traceback
+            # in the renderer, far from the file.
+            check_shape(_StoredFile, data)
             server = data.get("server")
             entry = CacheEntry(
                 key=str(data["key"]),
@@ -180,6 +198,7 @@ class ResultCache:
                 server=None if server is None else ServerIdentity.from_dict(server),
                 outcome=DeckOutcome.from_dict(data["outcome"]),
             )
+            check_outcome(entry.outcome, len(deck.blocks))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise UnreadableCacheError(
                 f"{path}: unreadable cache file, running the deck ({error})"

@@ -46,7 +46,10 @@ def statement_difference(old: StatementOutcome, new: StatementOutcome) -> str | 
         (old.row_count != new.row_count, f"{old.row_count} rows before, {new.row_count} now"),
         (old.rows != new.rows, "the rows shown changed"),
         (old.status != new.status, f"status was {old.status!r}, now {new.status!r}"),
-        (old.notices != new.notices, "the notices changed"),
+        (
+            (old.notices, old.more_notices) != (new.notices, new.more_notices),
+            "the notices changed",
+        ),
         (old.copy_output != new.copy_output, "the COPY output changed"),
     )
     return next((message for differs, message in checks if differs), None)
@@ -59,7 +62,8 @@ def _late_output(block: BlockOutcome) -> list[tuple[str, list[tuple[object, ...]
 def _comparable(statement: StatementOutcome) -> tuple[object, ...]:
     """What of a statement's outcome is output (its line moves with prose)."""
     return (statement.status, statement.columns, statement.rows, statement.row_count,
-            statement.error, statement.notices, statement.copy_output)  # fmt: skip
+            statement.error, statement.notices, statement.more_notices,
+            statement.copy_output)  # fmt: skip
 
 
 def unordered_results(deck: Deck, outcome: DeckOutcome) -> list[str]:

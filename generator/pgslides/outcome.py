@@ -53,7 +53,8 @@ class StatementOutcome:
     columns: tuple[Column, ...] | None = None  # None: the statement returned no rows
     rows: tuple[tuple[str | None, ...], ...] = ()  # the rows kept for the slide, as text
     row_count: int = 0  # rows the statement returned in all
-    notices: tuple[Notice, ...] = ()
+    notices: tuple[Notice, ...] = ()  # the first few (run/rows.py's MAX_NOTICES)
+    more_notices: int = 0  # notices left out after those
     error: SqlError | None = None
     expected: bool = False  # its error is what the block's `expect` asks for (the slide's point)
     ran: bool = True  # False: skipped because an earlier statement of the block failed
@@ -145,6 +146,7 @@ def _statement_from_dict(data: dict[str, Any]) -> StatementOutcome:
         rows=tuple(tuple(row) for row in data.get("rows", ())),
         row_count=data.get("row_count", 0),
         notices=tuple(Notice(**notice) for notice in data.get("notices", ())),
+        more_notices=data.get("more_notices", 0),
         error=None if error is None else SqlError(**error),
         expected=data.get("expected", False),
         ran=data.get("ran", True),

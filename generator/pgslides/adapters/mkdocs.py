@@ -140,6 +140,10 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         src_uri = page.file.src_uri
         if not self.build.is_deck(src_uri):
             return self._with_deck_list(markdown, page, files)
+        if src_uri not in self.build.decks:
+            # pgslides could not read the deck, maybe a YAML alias bomb that MkDocs' own
+            # loader took: the page must not render that front matter (title, subtitle).
+            page.meta = {}
         result = self.build.page_markdown(src_uri, markdown)
         self._report(result.problems)
         return result.text

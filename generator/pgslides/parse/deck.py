@@ -85,7 +85,7 @@ def parse_deck(text: str, path: str) -> Deck:
     """Parse a deck's text; raises DeckError naming path and line for anything invalid."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     front = split_front_matter(text, path)
-    settings = deck_settings(front.meta, text, path)
+    settings = deck_settings(front.meta, text, path, front.setup_lines)
     splitter = Splitter(path)
     slides = splitter.split(front.body, front.lines + 1)
     title = str(front.meta.get("title") or _first_heading(slides) or Path(path).stem)

@@ -17,6 +17,27 @@ _HEADING_AFTER_BLANK = re.compile(r"\n[ \t]*\n(?:[^\n]*\n)*?#{1,6}[ \t]+\S[^\n]*
 # ...and a comment is what it is when YAML keys follow it; else it is a slide.
 _YAML_KEY = re.compile(r"^[A-Za-z_][\w-]*[ \t]*:", re.MULTILINE)
 
+# The front matter's YAML starts on the file's second line; YAML counts lines from 0.
+_FIRST_YAML_LINE = 2
+
+
+class _AliasError(yaml.YAMLError):
+    def __init__(self, alias: str, mark: yaml.Mark) -> None:
+        super().__init__(alias)
+        self.alias, self.mark = alias, mark
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """yaml.safe_load's loader, refusing aliases: `*name` repeats what `&name` marks, and a
+    few lines of aliases of aliases ("billion laughs") grow into gigabytes once a title or a
+    page uses them. A deck's settings never need one."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _AliasError(event.anchor, event.start_mark)
+        return super().compose_node(parent, index)
+
 
 @dataclass(frozen=True)
 class DeckSettings:
@@ -31,6 +52,7 @@ class DeckSettings:
     timezone_line: int = 1  # where `timezone` is set, for the server's word on a bad zone
     superuser: bool = False  # the deck's point needs a superuser (ALTER SYSTEM, pg_read_file)
     superuser_line: int = 1
+    setup_lines: tuple[int, ...] = ()  # where each setup file is named, for its problems
 
 
 @dataclass(frozen=True)
@@ -38,6 +60,7 @@ class FrontMatter:
     meta: dict[str, Any]
     lines: int  # how many lines of the file it takes (0: none)
     body: str  # the rest of the text
+    setup_lines: tuple[int, ...] = ()  # the file line of each `sql: setup:` entry
 
 
 def split_front_matter(text: str, path: str) -> FrontMatter:
@@ -55,17 +78,51 @@ def split_front_matter(text: str, path: str) -> FrontMatter:
     if _slide_in_yaml(raw):
         raise _never_closed(path)
     try:
-        meta = yaml.safe_load(raw) or {}
+        node, meta = _load(raw)
+    except _AliasError as error:
+        raise DeckError(
+            path,
+            _FIRST_YAML_LINE + error.mark.line,
+            f"front matter uses the YAML alias *{error.alias}: aliases are refused (a few "
+            "of them can grow into gigabytes); write the value out",
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        line = 2 + mark.line if mark is not None else 1
+        line = _FIRST_YAML_LINE + mark.line if mark is not None else 1
         problem = getattr(error, "problem", None) or "invalid YAML"
         raise DeckError(path, line, f"front matter is not valid YAML: {problem}") from None
     if not isinstance(meta, dict):
         raise DeckError(path, 1, "front matter must be a mapping of keys to values")
     consumed = match.group(0)
     lines = consumed.count("\n") + (0 if consumed.endswith("\n") else 1)
-    return FrontMatter(meta, lines, text[len(consumed) :])
+    return FrontMatter(meta, lines, text[len(consumed) :], _setup_lines(node))
+
+
+def _load(raw: str) -> tuple[yaml.Node | None, Any]:
+    """The YAML's node tree (it knows each value's line) and its value, aliases refused."""
+    loader = _FrontMatterLoader(raw)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None) or {}
+    finally:
+        loader.dispose()
+
+
+def _setup_lines(root: yaml.Node | None) -> tuple[int, ...]:
+    """The file line of each entry of `sql: setup:`, a list's items or a single path."""
+    setup = _value_node(_value_node(root, "sql"), "setup")
+    if isinstance(setup, yaml.SequenceNode):
+        return tuple(_FIRST_YAML_LINE + item.start_mark.line for item in setup.value)
+    if isinstance(setup, yaml.ScalarNode):
+        return (_FIRST_YAML_LINE + setup.start_mark.line,)
+    return ()
+
+
+def _value_node(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
+    if not isinstance(mapping, yaml.MappingNode):
+        return None
+    # The last of two equal keys, as the YAML loader keeps it.
+    return next((value for name, value in reversed(mapping.value) if name.value == key), None)
 
 
 def _slide_in_yaml(raw: str) -> bool:
@@ -92,7 +149,9 @@ def front_matter_line(text: str, key: str) -> int:
     return 1
 
 
-def deck_settings(meta: dict[str, Any], text: str, path: str) -> DeckSettings:
+def deck_settings(
+    meta: dict[str, Any], text: str, path: str, setup_lines: tuple[int, ...] = ()
+) -> DeckSettings:
     """The validated `sql:` settings; a setting placed at the top level is an error too."""
     for key in meta:
         if key in DECK_OPTION_NAMES:
@@ -122,4 +181,5 @@ def deck_settings(meta: dict[str, Any], text: str, path: str) -> DeckSettings:
         timezone_line=front_matter_line(text, "timezone"),
         superuser=values["superuser"],
         superuser_line=front_matter_line(text, "superuser"),
+        setup_lines=setup_lines,
     )

@@ -71,7 +71,7 @@ def _block_extent(block: Block, outcome: BlockOutcome) -> tuple[int, int]:
 
 
 def _statement_extent(statement: StatementOutcome, fmt: str) -> tuple[int, int]:
-    lines = len(statement.notices)
+    lines = len(statement.notices) + (1 if statement.more_notices else 0)
     if statement.error is not None:
         return lines + 3, 0  # ERROR, LINE and caret; wrapped text is the renderer's business
     if statement.columns is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from markupsafe import Markup
 
@@ -45,6 +44,7 @@ def render_statement(statement: StatementOutcome, fmt: str) -> Markup:
             {"severity": n.severity, "text": displayable(f"{n.severity}:  {n.message}")}
             for n in statement.notices
         ],
+        more_notices=statement.more_notices,
         ran=statement.ran,
         error=error,
         error_text=displayable(error_text.rstrip("\n")),
@@ -93,33 +93,38 @@ def format_rows(fmt: str, columns: tuple[Column, ...], rows: list[list[str | Non
 
 
 def rows_as_json(columns: tuple[Column, ...], rows: list[list[str | None]]) -> str:
-    """A JSON array of objects; numbers and json/jsonb stay exactly as the server wrote them.
+    """A JSON array of objects, one member per column in column order, as PostgreSQL's own
+    row_to_json writes it: two columns of one name are two members of that name (`{"a": 1,
+    "a": 2}`), never one value lost. Laid out as json.dumps(indent=2) lays out objects.
 
-    Going through Python floats would turn 1.50 into 1.5 and reorder nothing but lose scale,
-    so such values go in as placeholders and their server text replaces them afterwards.
-    PostgreSQL text cannot contain NUL, so a NUL-delimited placeholder cannot collide.
+    Numbers and json/jsonb stay exactly as the server wrote them: going through Python floats
+    would turn 1.50 into 1.5.
     """
-    verbatim: dict[str, str] = {}
+    if not rows:
+        return "[]"
+    objects = [_json_object(columns, row) for row in rows]
+    return "[\n" + ",\n".join(objects) + "\n]"
 
-    def value_of(column: Column, value: str | None) -> Any:
-        if value is None:
-            return None
-        if column.type_oid == BOOL_OID:
-            return value == "t"
-        if column.type_oid in JSON_OIDS or (column.numeric and _JSON_NUMBER.match(value)):
-            placeholder = f"\x00{len(verbatim)}\x00"
-            verbatim[json.dumps(placeholder)] = value
-            return placeholder
-        return value
 
-    objects = [
-        {col.name: value_of(col, value) for col, value in zip(columns, row, strict=True)}
-        for row in rows
+def _json_object(columns: tuple[Column, ...], row: list[str | None]) -> str:
+    if not columns:
+        return "  {}"
+    members = [
+        f"    {json.dumps(column.name, ensure_ascii=False)}: {_json_value(column, value)}"
+        for column, value in zip(columns, row, strict=True)
     ]
-    text = json.dumps(objects, indent=2, ensure_ascii=False)
-    for placeholder, value in verbatim.items():
-        text = text.replace(placeholder, value, 1)
-    return text
+    return "  {\n" + ",\n".join(members) + "\n  }"
+
+
+def _json_value(column: Column, value: str | None) -> str:
+    """A value as JSON text: numbers and json/jsonb verbatim, booleans as true/false."""
+    if value is None:
+        return "null"
+    if column.type_oid == BOOL_OID:
+        return "true" if value == "t" else "false"
+    if column.type_oid in JSON_OIDS or (column.numeric and _JSON_NUMBER.match(value)):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def displayable(value: str | None) -> str | None:

@@ -201,6 +201,7 @@ def run_statement(
         rows=tuple(answer.rows),
         row_count=answer.row_count,
         notices=tuple(answer.notices),
+        more_notices=answer.more_notices,
         error=answer.error,
         transaction=transaction,
         copy_output=None if copy is None else cut_value(copy.text()),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,11 +25,25 @@ from pgslides.run.copyout import LineCapture
 # psql right-aligns exactly these types (print.c, column_type_alignment).
 NUMERIC_OIDS = frozenset({20, 21, 23, 26, 28, 29, 700, 701, 790, 1700, 5069})
 
-# Characters of one value kept for a slide; a longer value is cut with a note.
+# Characters of one value kept for a slide; a longer value is cut with a note. Messages
+# (an error's or a notice's text, DETAIL, HINT, CONTEXT, QUERY) are cut alike.
 MAX_VALUE_CHARS = 2000
+
+# Notices of one statement kept for a slide: the first ones, as rows are; the rest are only
+# counted, so a loop that raises a million of them costs no memory.
+MAX_NOTICES = 100
 
 # Rows per piece libpq hands over: few calls per row, and little memory even for wide rows.
 CHUNK_ROWS = 256
+
+# The fields of a notice that can be long: its message, DETAIL, HINT, CONTEXT and QUERY.
+_CUT_FIELDS = (
+    libpq.MESSAGE_PRIMARY,
+    libpq.MESSAGE_DETAIL,
+    libpq.MESSAGE_HINT,
+    libpq.CONTEXT,
+    libpq.INTERNAL_QUERY,
+)
 
 _COPY_REFUSED = b"a live block has no data to send to COPY FROM STDIN"
 
@@ -43,6 +58,7 @@ class Streamed:
     row_count: int = 0
     error: SqlError | None = None
     notices: list[Notice] = field(default_factory=list)
+    more_notices: int = 0  # notices past MAX_NOTICES, counted and dropped
     copy: LineCapture | None = None  # the lines of a COPY ... TO STDOUT
 
 
@@ -50,7 +66,11 @@ def cut_value(value: str | None) -> str | None:
     """A value as long as a slide can show: longer ones are cut, with how much is left out.
 
     Done here, not when rendering, so the outcome (and the cache file) never holds 50 MB."""
-    if value is None or len(value) <= MAX_VALUE_CHARS:
+    return None if value is None else cut_text(value)
+
+
+def cut_text(value: str) -> str:
+    if len(value) <= MAX_VALUE_CHARS:
         return value
     return f"{value[:MAX_VALUE_CHARS]}… ({len(value) - MAX_VALUE_CHARS} more characters)"
 
@@ -74,8 +94,7 @@ def run_streamed(conn: Any, text: str, keep: int) -> Streamed:
     reader = _Reader(lib, pgconn, codec, keep)
 
     def receive(_arg: Any, result: Any) -> None:
-        message = lib.PQresultErrorMessage(result) or b""
-        reader.out.notices.append(notice_from_text(message.decode(codec, "replace")))
+        reader.notice(result)
 
     receiver = libpq.NoticeReceiver(receive)
     previous = lib.PQsetNoticeReceiver(pgconn, ctypes.cast(receiver, ctypes.c_void_p), None)
@@ -123,6 +142,25 @@ class _Reader:
             lib.PQputCopyEnd(self.pgconn, _COPY_REFUSED)  # the server then fails the COPY
         elif status in (libpq.FATAL_ERROR, libpq.NONFATAL_ERROR, libpq.BAD_RESPONSE):
             self._error(result)
+
+    def notice(self, result: int) -> None:
+        """A notice the server raised: kept while there are few, else only counted."""
+        out = self.out
+        if len(out.notices) >= MAX_NOTICES:
+            out.more_notices += 1
+            return
+        text = (self.lib.PQresultErrorMessage(result) or b"").decode(self.codec, "replace")
+        # libpq's text holds each field as sent: a long one is cut where it stands, so the
+        # layout (DETAIL:, HINT:, CONTEXT: lines) stays libpq's.
+        for code in _CUT_FIELDS:
+            value = self._field(result, code)
+            if value is not None and len(value) > MAX_VALUE_CHARS:
+                text = text.replace(value, cut_text(value), 1)
+        out.notices.append(notice_from_text(text))
+
+    def _field(self, result: int, code: int) -> str | None:
+        value = self.lib.PQresultErrorField(result, code)
+        return None if value is None else value.decode(self.codec, "replace")
 
     def answer(self) -> Streamed:
         out = self.out
@@ -186,10 +224,7 @@ class _Reader:
         self.out.columns, self.out.copy = None, capture
 
     def _error(self, result: int) -> None:
-        def field_(code: int) -> str | None:
-            value = self.lib.PQresultErrorField(result, code)
-            return None if value is None else value.decode(self.codec, "replace")
-
+        field_ = functools.partial(self._field, result)
         sqlstate = field_(libpq.SQLSTATE)
         if sqlstate is None:
             # libpq's own error (the connection is gone): not the statement's.
@@ -198,16 +233,21 @@ class _Reader:
             return
         if self.out.error is not None:
             return  # the first error is the statement's; psql stops there too
+        internal_query = field_(libpq.INTERNAL_QUERY)
+        internal_position = _int_or_none(field_(libpq.INTERNAL_POSITION))
+        if internal_position is not None and internal_position > MAX_VALUE_CHARS:
+            # Past the part of the query that is kept: no LINE excerpt can point there.
+            internal_position = None
         self.out.error = SqlError(
             sqlstate=sqlstate,
             severity=field_(libpq.SEVERITY_NONLOCALIZED) or field_(libpq.SEVERITY) or "ERROR",
-            message=field_(libpq.MESSAGE_PRIMARY) or "",
-            detail=field_(libpq.MESSAGE_DETAIL),
-            hint=field_(libpq.MESSAGE_HINT),
-            context=field_(libpq.CONTEXT),
+            message=cut_value(field_(libpq.MESSAGE_PRIMARY)) or "",
+            detail=cut_value(field_(libpq.MESSAGE_DETAIL)),
+            hint=cut_value(field_(libpq.MESSAGE_HINT)),
+            context=cut_value(field_(libpq.CONTEXT)),
             position=_int_or_none(field_(libpq.STATEMENT_POSITION)),
-            internal_query=field_(libpq.INTERNAL_QUERY),
-            internal_position=_int_or_none(field_(libpq.INTERNAL_POSITION)),
+            internal_query=cut_value(internal_query),
+            internal_position=internal_position,
         )
 
 

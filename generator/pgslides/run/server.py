@@ -54,14 +54,29 @@ class Server:
         return self.params.get("dbname") or "postgres"
 
 
+_UNENCODED_AT = (
+    "database_url has an @ in its user name, password or database name that is not "
+    "URL-encoded; write each such @ as %40 (postgresql://user:p%40ss@host/dbname)"
+)
+
+
 def server_from_url(url: str) -> Server:
-    """Parse a database URL (postgresql://, postgres://, postgresql+psycopg2://) into a Server."""
+    """Parse a database URL (postgresql://, postgres://, postgresql+psycopg2://) into a Server.
+
+    A password with an unencoded @ (`u:p@ss@host`) would end at its first @ and put the rest
+    into the host, where labels and errors show it: such a URL is refused, and no message
+    quotes any of it."""
+    # Before the query, only the @ that ends user:password belongs in a URL.
+    if url.partition("://")[2].partition("?")[0].count("@") > 1:
+        raise DatabaseError(_UNENCODED_AT)
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise DatabaseError(
             "database_url is not a valid URL; expected postgresql://user:password@host:port/dbname"
         ) from None
+    if "@" in (parsed.host or "") or "@" in (parsed.database or ""):
+        raise DatabaseError(_UNENCODED_AT)  # a password with ? before its @
     backend = parsed.get_backend_name()
     if backend not in ("postgresql", "postgres"):
         raise DatabaseError(
