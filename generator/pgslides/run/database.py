@@ -4,7 +4,7 @@ sessions, each pinned to the same settings so a slide reads the same on every ma
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg2
@@ -24,6 +24,7 @@ from pgslides.run.server import (
     server_from_url,
     server_version,
 )
+from pgslides.run.watchdog import Running
 from pgslides.settings import ISOLATIONS
 
 # Settings only a superuser may SET that act on the session alone, which demos use: every
@@ -88,6 +89,7 @@ class Session:
     # None once the deck ran a SET or RESET that may have changed it
     standard_strings: bool = True  # the server's standard_conforming_strings after the last
     # statement: how psql would lex the session's next line (see run.statements)
+    running: Running = field(default_factory=Running)  # what runs now, to stop from elsewhere
 
     def roll_back_if_open(self) -> bool:
         """Roll back a transaction the deck left open; whether there was one."""
@@ -167,10 +169,10 @@ class DeckDatabase:
         return self._sessions[name]
 
     def cancel(self) -> None:
-        """Cancel what every session is running (from another thread: an interrupted build)."""
+        """Stop what every session is running, and what it would start next, in a bounded
+        time (from another thread: an interrupted build; see run.watchdog)."""
         for session in list(self._sessions.values()):
-            with contextlib.suppress(Exception):
-                session.conn.cancel()
+            session.running.stop()
 
     def monitor(self) -> Any:
         """A connection of pgslides' own, to watch the sessions' locks; closed with the deck."""

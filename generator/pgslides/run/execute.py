@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import psycopg2
 import psycopg2.extensions
 
 from pgslides.errors import DeckError
 from pgslides.outcome import StatementOutcome
-from pgslides.parse.deck import Block
+from pgslides.parse.deck import Block, Deck
 from pgslides.run.copyout import FROM_STDIN_PROBLEM, is_copy_from_stdin
 from pgslides.run.database import Session
 from pgslides.run.rows import MAX_VALUE_CHARS, NUMERIC_OIDS, cut_value, run_streamed
@@ -21,11 +21,7 @@ from pgslides.run.statements import (
     iter_statements,
     split_statements,
 )
-
-# How long past a statement's own timeout the client waits before cancelling it itself:
-# the server's statement_timeout should fire first and give its own message; this catches a
-# deck that turned the server's timeout off (SET statement_timeout = 0).
-WATCHDOG_GRACE_S = 1.0
+from pgslides.run.watchdog import WATCHDOG_GRACE_S, StatementStoppedError, Watchdog
 
 # Statements after which the session's statement_timeout may no longer be what pgslides set.
 _CHANGES_SETTINGS = re.compile(
@@ -50,7 +46,7 @@ class ConnectionLostError(ExecutionError):
     """The server went away mid-deck: worth trying again, unlike a bad setup file."""
 
     @classmethod
-    def at(cls, path: str, line: int, error: psycopg2.Error, fallback: str) -> ConnectionLostError:
+    def at(cls, path: str, line: int, error: Exception, fallback: str) -> ConnectionLostError:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else fallback
         return cls(path, line, f"lost the connection to the server: {reason}")
 
@@ -65,6 +61,30 @@ class RunLimits:
 class SetupFile:
     path: str  # as messages show it
     sql: str
+
+
+def read_setup_files(deck: Deck, deck_file: Path) -> tuple[SetupFile, ...]:
+    """The deck's setup files, read relative to the deck; one that cannot be read (missing, a
+    directory, not UTF-8) is a DeckError at the front matter line that names it."""
+    files = []
+    lines = deck.settings.setup_lines
+    for number, relative in enumerate(deck.settings.setup):
+        path = deck_file.parent / relative
+        shown = str(Path(deck.path).parent / relative)
+        try:
+            files.append(SetupFile(path=shown, sql=path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as error:
+            line = lines[number] if number < len(lines) else 1
+            if isinstance(error, UnicodeDecodeError):
+                on_line = error.object[: error.start].count(b"\n") + 1
+                reason = (
+                    f"not UTF-8 text (byte {error.object[error.start]:#04x} on its line {on_line})"
+                )
+            else:
+                reason = error.strerror or str(error)
+            message = f"cannot read setup file {relative}: {reason}"
+            raise DeckError(deck.path, line, message) from None
+    return tuple(files)
 
 
 def run_setup(
@@ -144,13 +164,18 @@ def _run_or_explain(
     limits: RunLimits,
     timeout_ms: int | None,
 ) -> StatementOutcome:
-    """run_statement, with a lost connection turned into an ExecutionError naming file:line."""
+    """run_statement, with a lost connection or a statement that had to be stopped turned
+    into an ExecutionError naming file:line."""
     try:
         return run_statement(
             session, text, line, max_rows=max_rows, limits=limits, timeout_ms=timeout_ms
         )
     except psycopg2.Error as error:
         raise ConnectionLostError.at(path, line, error, type(error).__name__) from None
+    except StatementStoppedError as stopped:
+        # Terminated, it would be again: the deck's own doing. Given up: the server's.
+        kind = ConnectionLostError if stopped.gave_up else ExecutionError
+        raise kind(path, line, stopped.message) from None
 
 
 def expectation_problem(expect: str, results: list[StatementOutcome]) -> str | None:
@@ -176,18 +201,16 @@ def run_statement(
     timeout_ms: int | None = None,
 ) -> StatementOutcome:
     """Run one statement in autocommit, sent exactly as written, and keep what psql would
-    show of it: the first `max_rows` rows, the count of all of them, the tag, notices."""
+    show of it: the first `max_rows` rows, the count of all of them, the tag, notices.
+
+    A watchdog sees that it ends (run.watchdog): StatementStoppedError when it had to be
+    terminated or its connection given up."""
     conn = session.conn
     transaction = _TRANSACTION_STATES.get(conn.info.transaction_status, "idle")
-    _set_statement_timeout(session, timeout_ms, limits.statement_timeout_ms)
     limit_s = (timeout_ms or limits.statement_timeout_ms) / 1000
-    watchdog = threading.Timer(limit_s + WATCHDOG_GRACE_S, conn.cancel)
-    watchdog.daemon = True
-    try:
-        watchdog.start()
+    with session.running.watch(Watchdog(conn, limit_s)):
+        _set_statement_timeout(session, timeout_ms, limits.statement_timeout_ms)
         answer = run_streamed(conn, text, keep=max_rows)
-    finally:
-        watchdog.cancel()
     if _CHANGES_SETTINGS.search(text):
         # SET, RESET ALL or DISCARD ALL may have changed statement_timeout behind our back.
         session.statement_timeout_ms = None
@@ -253,6 +276,7 @@ def _set_statement_timeout(session: Session, timeout_ms: int | None, default_ms:
 __all__ = [
     "MAX_VALUE_CHARS",
     "NUMERIC_OIDS",
+    "WATCHDOG_GRACE_S",
     "ExecutionError",
     "RunLimits",
     "SetupFile",
@@ -260,6 +284,7 @@ __all__ = [
     "block_refusal",
     "cut_value",
     "expectation_problem",
+    "read_setup_files",
     "run_block_statements",
     "run_setup",
     "run_statement",

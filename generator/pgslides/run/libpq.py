@@ -66,6 +66,10 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "PQgetCopyData": (ctypes.c_int, [_P, ctypes.POINTER(_P), ctypes.c_int]),
     "PQputCopyEnd": (ctypes.c_int, [_P, ctypes.c_char_p]),
     "PQfreemem": (None, [_P]),
+    # A cancel object of pgslides' own (run/watchdog.py), freed when pgslides is done with it.
+    "PQgetCancel": (_P, [_P]),
+    "PQcancel": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_int]),
+    "PQfreeCancel": (None, [_P]),
 }
 
 

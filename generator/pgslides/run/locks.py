@@ -9,9 +9,17 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+import psycopg2
+
 from pgslides.outcome import StatementOutcome
+from pgslides.run.watchdog import StatementStoppedError, Watchdog
 
 OTHER_CONNECTION = "another connection"  # a blocker that is none of the deck's sessions
+# How long one look at the lock graph may take before it is stopped as a statement past its
+# timeout is (then within ESCALATION_S - WATCHDOG_GRACE_S more): a catalog query answered in
+# milliseconds, with room for a machine under heavy load; the monitor has no statement_timeout.
+LOOK_LIMIT_S = 3.0
+_LOOK = "pgslides' look at the lock graph"
 _PROCESS = re.compile(r"\b([Pp]rocess) (\d+)")
 _TRANSACTION = re.compile(r"\btransaction (\d+)")
 
@@ -19,10 +27,14 @@ _TRANSACTION = re.compile(r"\btransaction (\d+)")
 def lock_graph(monitor: Any, pids: list[int]) -> dict[int, list[int]]:
     """For each backend in `pids`, the backends it waits for: one query, one moment.
 
-    `monitor` is a connection of pgslides' own; psycopg2.Error goes up."""
-    with monitor.cursor() as cur:
-        cur.execute("SELECT pid, pg_blocking_pids(pid) FROM unnest(%s::int[]) AS pid", (pids,))
-        rows = cur.fetchall()
+    `monitor` is a connection of pgslides' own; psycopg2.Error goes up, also when the server
+    stops answering (the look is stopped as a statement would be, run.watchdog)."""
+    try:
+        with Watchdog(monitor, LOOK_LIMIT_S, grace_s=0.0, what=_LOOK), monitor.cursor() as cur:
+            cur.execute("SELECT pid, pg_blocking_pids(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+            rows = cur.fetchall()
+    except StatementStoppedError as stopped:
+        raise psycopg2.OperationalError(stopped.message) from None
     # Raw text, as every value here: '{123,456}'.
     return {
         int(pid): [int(other) for other in found.strip("{}").split(",") if other]

@@ -31,7 +31,13 @@ from pgslides.run.database import (
     mask_password,
     server_from_url,
 )
-from pgslides.run.execute import ConnectionLostError, ExecutionError, RunLimits, SetupFile
+from pgslides.run.execute import (
+    ConnectionLostError,
+    ExecutionError,
+    RunLimits,
+    SetupFile,
+    read_setup_files,
+)
 from pgslides.run.freshness import Freshness
 from pgslides.run.identity import identity_of
 from pgslides.run.timeline import run_deck
@@ -280,27 +286,3 @@ class Runner:
     def close(self) -> None:
         """Stop the embedded server if this runner started it; safe to call twice."""
         self.place.close()
-
-
-def read_setup_files(deck: Deck, deck_file: Path) -> tuple[SetupFile, ...]:
-    """The deck's setup files, read relative to the deck; one that cannot be read (missing, a
-    directory, not UTF-8) is a DeckError at the front matter line that names it."""
-    files = []
-    lines = deck.settings.setup_lines
-    for number, relative in enumerate(deck.settings.setup):
-        path = deck_file.parent / relative
-        shown = str(Path(deck.path).parent / relative)
-        try:
-            files.append(SetupFile(path=shown, sql=path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError) as error:
-            line = lines[number] if number < len(lines) else 1
-            if isinstance(error, UnicodeDecodeError):
-                on_line = error.object[: error.start].count(b"\n") + 1
-                reason = (
-                    f"not UTF-8 text (byte {error.object[error.start]:#04x} on its line {on_line})"
-                )
-            else:
-                reason = error.strerror or str(error)
-            message = f"cannot read setup file {relative}: {reason}"
-            raise DeckError(deck.path, line, message) from None
-    return tuple(files)

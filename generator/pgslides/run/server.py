@@ -20,6 +20,17 @@ from sqlalchemy.exc import ArgumentError
 from pgslides.errors import SetupError
 
 APPLICATION_NAME = "pgslides"
+# TCP settings of every connection, unless the URL sets its own (libpq ignores them on a Unix
+# socket): the kernel notices a network gone dead under any wait, even one no watchdog times
+# (keepalive probes after 10 s idle, every 5 s, 3 missed), and drops a connection whose data
+# has gone unacknowledged for 20 s. A statement's own bound is shorter (run.watchdog).
+TCP_SETTINGS = {
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "20000",  # ms
+}
 
 
 class DatabaseError(SetupError):
@@ -126,6 +137,9 @@ def connect(
     """A psycopg2 connection in autocommit (as psql), returning every value as PostgreSQL text."""
     params = server.connect_params(dbname)
     params.setdefault("connect_timeout", timeout_s)
+    for key, value in TCP_SETTINGS.items():
+        if key != "tcp_user_timeout" or psycopg2.extensions.libpq_version() >= 120000:
+            params.setdefault(key, value)  # tcp_user_timeout is libpq 12's: older ones refuse it
     params["application_name"] = application_name
     params["client_encoding"] = "UTF8"
     if server.private:

@@ -21,7 +21,7 @@ import psycopg2
 
 from pgslides.outcome import BlockOutcome, DeckOutcome, DeckWarning, LateOutcome, StatementOutcome
 from pgslides.parse.deck import Block, Deck
-from pgslides.run.database import DeckDatabase, Session
+from pgslides.run.database import DatabaseError, DeckDatabase, Session
 from pgslides.run.execute import (
     WATCHDOG_GRACE_S,
     ConnectionLostError,
@@ -239,7 +239,7 @@ class _Timeline:
         """For each of our sessions' backends, the backends it waits for: one query, one moment."""
         try:
             return lock_graph(self.db.monitor(), [worker.pid for worker in self.workers.values()])
-        except psycopg2.Error as error:
+        except (psycopg2.Error, DatabaseError) as error:  # a stalled server: no monitor
             raise ConnectionLostError.at(self.deck.path, block.line, error, "closed") from None
 
     # --- sessions ---
@@ -254,8 +254,7 @@ class _Timeline:
     def close(self) -> None:
         """Stop whatever still runs (an error left it so), and let the threads go."""
         for worker in self.workers.values():
-            with contextlib.suppress(Exception):
-                worker.session.conn.cancel()
+            worker.session.running.stop()
             worker.executor.shutdown(wait=True, cancel_futures=True)
 
     # --- the result ---
