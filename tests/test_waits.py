@@ -23,7 +23,7 @@ import pytest
 
 from pgslides.run.server import Server
 from pgslides.run.watchdog import ESCALATION_S
-from sites import BIN, database_url, make_site
+from sites import BIN, database_url, make_site, postgres_processes, stop_servers
 from test_hardening_faults import (
     active_statement,
     backend_alive,
@@ -33,13 +33,11 @@ from test_hardening_faults import (
     finish,
     kill_if_running,
     leftover_databases,
-    postgres_processes,
     postmaster,
     problem_lines,
     send,
     start,
     start_build,
-    stop_servers,
     wait_for,
 )
 

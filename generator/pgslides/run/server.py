@@ -156,6 +156,10 @@ def connect(
         conn = psycopg2.connect(**params)
     except psycopg2.OperationalError as error:
         message = mask_password(str(error).strip().splitlines()[0], server)
+        if "too many clients" in message or "remaining connection slots" in message:
+            # pgslides bounds jobs by the free connections at the build's start; others took
+            # some since.
+            message += "; lower jobs, or raise the server's max_connections"
         raise DatabaseError(f"cannot connect to {server.label}: {message}") from None
     conn.autocommit = True
     # psycopg2 keeps only the last 50 notices in its own list; a deck may raise more.
