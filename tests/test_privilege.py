@@ -35,7 +35,9 @@ from test_hardening_faults import (
     embedded_env,
     finish,
     initialise,
+    kill_if_running,
     leftover_databases,
+    own_pattern,
     postmaster,
     start_build,
     wait_for,
@@ -482,6 +484,14 @@ def test_what_a_killed_build_left_is_dropped_by_the_next_but_not_a_running_build
         killed_build.kill()
         killed_build.communicate()
         assert leftover_databases(watch, killed_build.pid) != []
+        # Its statement runs on (a server notices a dead client only when it next writes to
+        # it): a sweep leaves a database someone is connected to, so end it first.
+        orphans = rows(
+            watch,
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname LIKE %s",
+            own_pattern(killed_build.pid),
+        )
+        assert orphans == [(True,)]
 
         after = built(site_with(tmp_path / "c", {"deck.md": QUICK}, target), env)
         assert leftover_databases(watch, killed_build.pid) == []
@@ -682,3 +692,34 @@ def test_jobs_is_bounded_by_the_servers_free_connections(
         for n in range(12):
             assert cells(page_of(root, f"deck{n:02}.md"))[-1] == str(n)
         assert ours(conn, "pgslides_") == NOTHING
+
+
+BYSTANDER_DECK = """# Busy
+
+```sql exec
+SELECT pg_sleep(3);
+```
+"""
+
+
+def test_what_someone_else_makes_while_decks_run_is_left_and_said(
+    tmp_path: Path, url: str, conn: Any
+):
+    """A superuser URL role: nothing records who made a role or a database, so what the decks'
+    SQL does not name is never taken for theirs."""
+    name = f"pgs_t{PID}_bystander"
+    root = site_with(tmp_path / "site", {"deck.md": BYSTANDER_DECK}, url)
+    proc = start_build(root, base_env())
+    try:
+        wait_for(lambda: active_statement(conn, "pg_sleep(3)", proc.pid), "pg_sleep", proc)
+        conn.cursor().execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.cursor().execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(name)))
+        result = finish(proc, 60)
+        assert ours(conn, name) == {**NOTHING, "roles": [name], "databases": [name]}
+        said = [line for line in result.stderr.splitlines() if "appeared on the server" in line]
+        assert len(said) == 2, result.stderr
+        assert all("but no deck's SQL names it, so pgslides left it" in line for line in said)
+    finally:
+        kill_if_running(proc)
+        conn.cursor().execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.cursor().execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))

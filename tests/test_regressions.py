@@ -27,7 +27,13 @@ def run_source(pg_server: Server, source: str, setup: tuple[SetupFile, ...] = ()
     leftovers: list[str] = []
     with (
         Housekeeper(pg_server) as keeper,
-        keeper.deck("regress", "database", SessionSettings(), False, leftovers) as db,
+        keeper.deck(
+            "regress",
+            "database",
+            SessionSettings(),
+            warnings=leftovers,
+            sql_text="\n".join([source, *(item.sql for item in setup)]),
+        ) as db,
     ):
         return deck, run_deck(deck, db, RunLimits(), setup)
 

@@ -27,7 +27,9 @@ def run_with_warnings(
     leftovers: list[str] = []
     with (
         Housekeeper(pg_server) as keeper,
-        keeper.deck("sessions", "database", SessionSettings(), False, leftovers) as db,
+        keeper.deck(
+            "sessions", "database", SessionSettings(), warnings=leftovers, sql_text=source
+        ) as db,
     ):
         outcome = run_deck(deck, db, RunLimits(statement_timeout_ms=timeout_ms))
     return outcome, [str(warning) for warning in deck_warnings(deck, outcome)]

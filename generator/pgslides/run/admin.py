@@ -8,6 +8,7 @@ one's by whether a connection of that name is still open, whatever machine the b
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import secrets
@@ -28,8 +29,11 @@ DECK_NAME = re.compile(r"^pgslides_(?:.*_)?\d+_(?P<build>[0-9a-f]{8})_[0-9a-f]{4
 OLD_DECK_NAME = re.compile(r"^pgslides_(?:.*_)?\d+_[0-9a-f]{8}$")
 # pgslides' own statements (CREATE, DROP, catalog reads) are short; a wait past this is a
 # lock a deck left, and the build goes on with a warning rather than waiting.
+# idle_session_timeout=0: the connection is the build's sign of life for other builds' sweeps
+# (cluster.dead_builds); a server's idle timeout must not cut it between decks.
 _ADMIN_OPTIONS = (
     "-c statement_timeout=30s -c lock_timeout=10s -c idle_in_transaction_session_timeout=60s"
+    " -c idle_session_timeout=0"
 )
 # Unless the URL says else (a read-only connection): a role default must not stop the build.
 _ADMIN_DEFAULTS = "-c default_transaction_read_only=off -c client_min_messages=warning"
@@ -45,6 +49,7 @@ class Admin:
         self.application_name = f"{BUILD_PREFIX}{self.build_id}"
         self._timeout_s = connect_timeout_s
         self._lock = threading.Lock()  # decks run in threads; one statement at a time
+        self._decks = itertools.count()
         self._conn = self._connect(server.maintenance_db)
         facts = self.rows(
             "SELECT current_user, rolsuper, rolcreaterole, current_setting('server_version_num')"
@@ -56,7 +61,8 @@ class Admin:
     def deck_name(self, deck_name: str) -> str:
         """A name for a deck's database (and role) that carries this build's id."""
         slug = re.sub(r"[^a-z0-9]+", "_", deck_name.lower()).strip("_")[:30] or "deck"
-        return f"{DECK_PREFIX}{slug}_{os.getpid()}_{self.build_id}_{secrets.token_hex(2)}"
+        # Counted, not random: decks of one name (2024/intro.md, 2025/intro.md) never collide.
+        return f"{DECK_PREFIX}{slug}_{os.getpid()}_{self.build_id}_{next(self._decks):04x}"
 
     def rows(self, statement: str | sql.Composable, params: Sequence[Any] = ()) -> Rows:
         """Run one statement on the maintenance database; its rows (as text)."""

@@ -10,7 +10,9 @@ make: a database_url's, or a superuser deck's, whose creations have no owner to 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import psycopg2
@@ -21,7 +23,7 @@ from pgslides.run.server import DatabaseError
 
 # Dropped in this order: a prepared transaction or a logical slot keeps a database from being
 # dropped, a database keeps its tablespace, and an owner its objects.
-KINDS = ("prepared", "slot", "database", "tablespace", "role")
+KINDS = ("prepared", "slot", "schema", "database", "tablespace", "role")
 
 
 @dataclass(frozen=True, order=True)
@@ -46,16 +48,16 @@ WITH RECURSIVE made(oid) AS (
     SELECT oid FROM pg_roles WHERE rolname = ANY(%(roles)s)
     UNION
     SELECT m.roleid FROM pg_auth_members m JOIN made ON m.member = made.oid WHERE m.admin_option
-), names AS (SELECT rolname FROM pg_roles WHERE oid IN (SELECT oid FROM made))
+), names AS (SELECT rolname FROM pg_roles WHERE oid IN (SELECT oid FROM made)),
+owned AS (SELECT datname FROM pg_database WHERE datdba IN (SELECT oid FROM made))
 SELECT 'role', rolname, '' FROM names
-UNION ALL SELECT 'database', datname, '' FROM pg_database WHERE datdba IN (SELECT oid FROM made)
+UNION ALL SELECT 'database', datname, '' FROM owned
 UNION ALL SELECT 'tablespace', spcname, '' FROM pg_tablespace
     WHERE spcowner IN (SELECT oid FROM made)
 UNION ALL SELECT 'prepared', gid, database FROM pg_prepared_xacts
-    WHERE owner IN (SELECT rolname FROM names)
-       OR database IN (SELECT datname FROM pg_database WHERE datdba IN (SELECT oid FROM made))
+    WHERE owner IN (SELECT rolname FROM names) OR database IN (SELECT datname FROM owned)
 UNION ALL SELECT 'slot', slot_name, database FROM pg_replication_slots
-    WHERE database IN (SELECT datname FROM pg_database WHERE datdba IN (SELECT oid FROM made))
+    WHERE database IN (SELECT datname FROM owned)
 """
 
 
@@ -81,34 +83,88 @@ def inside(admin: Admin, dbname: str) -> frozenset[ClusterObject]:
     return frozenset(ClusterObject(*row) for row in found)
 
 
-def appeared(admin: Admin, before: frozenset[ClusterObject]) -> frozenset[ClusterObject]:
-    """What appeared since `before` that the build's role could have made, but for decks' own
-    places and what deck roles made (the decks running now drop those themselves).
+def appeared(
+    admin: Admin, before: frozenset[ClusterObject], named: Callable[[str], bool]
+) -> tuple[frozenset[ClusterObject], frozenset[ClusterObject]]:
+    """(what the decks made, what else appeared) since `before`, where no deck role made it.
 
-    "Could have made": a database or tablespace it owns, a role it administers (PostgreSQL 16
-    grants a role's creator ADMIN on it; a superuser administers every role), what sits in
-    those databases. Nothing records who made a role when a superuser did, so with a superuser
-    role what appears while decks run is taken for theirs (README, What a deck can do)."""
+    Nothing in the catalogs says who made a database or a role when the decks ran as a role
+    pgslides did not make (a database_url's, or a superuser deck's), and others may make some on
+    the server meanwhile. So an object is taken for the decks' only when it appeared while they
+    ran, the build's role could have made it (it owns or administers it; a superuser
+    administers all), and the decks' SQL names it (`named`); the rest is left and said."""
     new = everything(admin) - before
-    deck_roles = [item.name for item in new if item.kind == "role" and _is_deck_name(item.name)]
-    theirs = made_by(admin, deck_roles) if deck_roles else frozenset()
-    candidates = frozenset(item for item in new - theirs if not _is_deck_name(item.name))
-    if admin.superuser or not candidates:
-        return candidates
+    new -= owned_by_decks(admin)
+    new = frozenset(item for item in new if not _is_deck_name(item.name))
+    if not admin.superuser and new:
+        new &= _could_have_made(admin)
+    taken = frozenset(item for item in new if named(item.name))
+    return taken, new - taken
+
+
+def owned_by_decks(admin: Admin) -> frozenset[ClusterObject]:
+    """What the deck roles on the server now (this build's and others') made, and what sits in
+    decks' databases: theirs to drop when they are done."""
+    roles = [row[0] for row in admin.rows(_DECK_ROLES, (DECK_PREFIX,)) if _is_deck_name(row[0])]
+    inside_decks = frozenset(
+        ClusterObject(*row)
+        for row in admin.rows(_IN_DECK_DATABASES, (DECK_PREFIX, DECK_PREFIX))
+        if _is_deck_name(row[2])
+    )
+    return inside_decks | (made_by(admin, roles) if roles else frozenset())
+
+
+def _could_have_made(admin: Admin) -> frozenset[ClusterObject]:
     mine = made_by(admin, [admin.role]) - {ClusterObject("role", admin.role)}
     if admin.createrole and admin.version_num < 160000:
         # Before 16, CREATEROLE administers every role but superusers.
         plain = admin.rows("SELECT 'role', rolname, '' FROM pg_roles WHERE NOT rolsuper")
         mine |= {ClusterObject(*row) for row in plain}
-    return candidates & mine
+    return mine
+
+
+_DECK_ROLES = "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)"
+_IN_DECK_DATABASES = """
+SELECT 'prepared', gid, database FROM pg_prepared_xacts WHERE starts_with(database, %s)
+UNION ALL SELECT 'slot', slot_name, database FROM pg_replication_slots
+    WHERE starts_with(database, %s)
+"""
+
+
+def name_finder(texts: Iterable[str]) -> Callable[[str], bool]:
+    """Whether any of the texts names an object: as a word, in any case (an unquoted name is
+    folded to lower case), in a string or a quoted identifier alike (a DO block's EXECUTE)."""
+    joined = "\n".join(texts)
+
+    def named(name: str) -> bool:
+        pattern = rf"(?<![\w$]){re.escape(name)}(?![\w$])"
+        return re.search(pattern, joined, re.IGNORECASE) is not None
+
+    return named
+
+
+def left_alone(objects: Iterable[ClusterObject]) -> list[str]:
+    """A warning for each object that appeared while decks ran and that pgslides left."""
+    return [
+        f"the {_WHAT[item.kind]} {item.name!r} appeared on the server while decks ran, but no "
+        "deck's SQL names it, so pgslides left it; if a deck made it, drop it with: "
+        + _HOW_TO_DROP[item.kind].format(name=item.name, database=item.database)
+        for item in sorted(objects)
+    ]
 
 
 def dead_builds(admin: Admin, *, private: bool) -> frozenset[ClusterObject]:
     """Databases and roles of builds that ended without dropping them (killed), with what
-    their roles made: their build's connection is gone. Names of older versions (no build id)
-    are taken when nobody is connected to them, and on the private server only."""
+    their roles made: their build's connection is gone, and nobody is connected to them (a
+    build whose own connection was cut is still running its decks). Names of older versions
+    (no build id) are taken on the private server only, when nobody is connected to them."""
     live = admin.live_builds()
-    connected = {row[0] for row in admin.rows("SELECT datname FROM pg_stat_activity")}
+    in_use = {
+        name
+        for row in admin.rows("SELECT datname, usename FROM pg_stat_activity")
+        for name in row
+        if name
+    }
     mine = "" if admin.superuser else " AND pg_get_userbyid(datdba) = current_user"
     rows = admin.rows(
         "SELECT 'database', datname FROM pg_database WHERE starts_with(datname, %s)"
@@ -118,11 +174,12 @@ def dead_builds(admin: Admin, *, private: bool) -> frozenset[ClusterObject]:
     )
     dead = set()
     for kind, name in rows:
+        if name in in_use:
+            continue
         match = DECK_NAME.match(name)
-        if match is not None:
-            if match["build"] not in live:
-                dead.add(ClusterObject(kind, name))
-        elif private and OLD_DECK_NAME.match(name) and name not in connected:
+        if (match is not None and match["build"] not in live) or (
+            match is None and private and OLD_DECK_NAME.match(name)
+        ):
             dead.add(ClusterObject(kind, name))
     roles = [item.name for item in dead if item.kind == "role"]
     return frozenset(dead) | (made_by(admin, roles) if roles else frozenset())
@@ -150,7 +207,8 @@ def _drop_prepared(admin: Admin, item: ClusterObject) -> None:
 
 def _drop_slot(admin: Admin, item: ClusterObject) -> None:
     admin.rows(
-        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots"
+        # With a timeout, it waits for the backend to end: the slot is then free to drop.
+        "SELECT pg_terminate_backend(active_pid, 5000) FROM pg_replication_slots"
         " WHERE slot_name = %s AND active_pid IS NOT NULL",
         (item.name,),
     )
@@ -158,6 +216,10 @@ def _drop_slot(admin: Admin, item: ClusterObject) -> None:
         "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
         (item.name,),
     )
+
+
+def _drop_schema(admin: Admin, item: ClusterObject) -> None:
+    admin.run("DROP SCHEMA IF EXISTS {} CASCADE", item.name)  # a deck's own, isolation: schema
 
 
 def _drop_database(admin: Admin, item: ClusterObject) -> None:
@@ -187,24 +249,22 @@ def _drop_role(admin: Admin, item: ClusterObject) -> None:
         (admin.server.maintenance_db, found[0][0]),
     )
     owned = sql.SQL("DROP OWNED BY {}").format(sql.Identifier(item.name))
-    try:
-        for (dbname,) in where:
+    for (dbname,) in where:
+        # Not a member of it (PostgreSQL 15): DROP ROLE may still do, or it says why not.
+        with contextlib.suppress(psycopg2.errors.InsufficientPrivilege):
             admin.run_in(dbname, owned)
-    except psycopg2.errors.InsufficientPrivilege:
-        pass  # not a member of it (PostgreSQL 15): DROP ROLE may still do, or say why not
     admin.run("DROP ROLE IF EXISTS {}", item.name)
 
 
 def _is_deck_name(name: str) -> bool:
     """A deck's own database or role, or the group of the decks' roles."""
-    if name == DECK_GROUP:
-        return True
-    return name.startswith(DECK_PREFIX) and bool(DECK_NAME.match(name) or OLD_DECK_NAME.match(name))
+    return name == DECK_GROUP or bool(DECK_NAME.match(name) or OLD_DECK_NAME.match(name))
 
 
 _DROPPERS = {
     "prepared": _drop_prepared,
     "slot": _drop_slot,
+    "schema": _drop_schema,
     "database": _drop_database,
     "tablespace": _drop_tablespace,
     "role": _drop_role,
@@ -212,6 +272,7 @@ _DROPPERS = {
 _WHAT = {
     "prepared": "prepared transaction",
     "slot": "replication slot",
+    "schema": "schema",
     "database": "database",
     "tablespace": "tablespace",
     "role": "role",
@@ -219,6 +280,7 @@ _WHAT = {
 _HOW_TO_DROP = {
     "prepared": "ROLLBACK PREPARED '{name}' (in database {database})",
     "slot": "SELECT pg_drop_replication_slot('{name}')",
+    "schema": 'DROP SCHEMA "{name}" CASCADE',
     "database": 'DROP DATABASE "{name}" WITH (FORCE)',
     "tablespace": 'DROP TABLESPACE "{name}"',
     "role": 'DROP OWNED BY "{name}"; DROP ROLE "{name}" (DROP OWNED in each of its databases)',

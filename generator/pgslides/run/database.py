@@ -50,7 +50,7 @@ def _options_value(value: str) -> str:
     return value.replace("\\", "\\\\").replace(" ", "\\ ")
 
 
-def session_options(settings: SessionSettings, search_path: str, read_only: bool) -> str:
+def session_options(settings: SessionSettings, search_path: str) -> str:
     """The -c settings every session starts with; RESET ALL returns to these, not the server's."""
     pinned = {
         "TimeZone": settings.timezone,
@@ -111,7 +111,7 @@ class DeckDatabase:
     On the private (embedded) server the deck also has a role of its own: it owns the deck's
     database, is never a superuser unless the deck says it needs one, and when the deck is done
     the role goes with everything it made (cluster.made_by). With a database_url the deck runs
-    as the URL's role, and what it made outside its database is found by the Runner.
+    as the URL's role, and what it made outside its database is found by the Housekeeper.
     """
 
     def __init__(
@@ -159,7 +159,7 @@ class DeckDatabase:
             conn = connect(
                 self.server,
                 self.dbname,
-                session_options(self.settings, search_path, read_only),
+                session_options(self.settings, search_path),
                 self.settings.connect_timeout_s,
                 defaults=session_defaults(read_only),
             )
@@ -183,7 +183,11 @@ class DeckDatabase:
     def _create(self) -> None:
         try:
             if self.own_role:
-                power = "SUPERUSER" if self.superuser else "NOSUPERUSER CREATEDB CREATEROLE"
+                power = "SUPERUSER" if self.superuser else _ORDINARY_ROLE
+                if not self.superuser and self.admin.version_num >= 160000:
+                    # From 16 only: a CREATEROLE role manages just the roles it made; before,
+                    # it could grant itself pg_execute_server_program.
+                    power += " CREATEROLE"
                 template = f"CREATE ROLE {{}} LOGIN {power} IN ROLE {{}}"
                 self._make("role", template, self.name, deck_group(self.admin))
             if self.isolation == "none":
@@ -229,13 +233,8 @@ class DeckDatabase:
                 found |= cluster.made_by(self.admin, [self.name])
             made = sorted(found | set(made))
         except (psycopg2.Error, DatabaseError) as error:
-            self.warnings.append(f"could not list what the deck made: {error}")
-        schemas = [item for item in made if item.kind == "schema"]
-        for item in schemas:
-            with contextlib.suppress(psycopg2.Error, DatabaseError):
-                self.admin.run("DROP SCHEMA IF EXISTS {} CASCADE", item.name)
-        others = [item for item in made if item.kind != "schema"]
-        self.warnings.extend(cluster.drop(self.admin, others))
+            self.warnings.append(f"could not list what the deck made: {self.admin.reason(error)}")
+        self.warnings.extend(cluster.drop(self.admin, made))
 
 
 def deck_group(admin: Admin) -> str:
@@ -254,6 +253,7 @@ def deck_group(admin: Admin) -> str:
     return DECK_GROUP
 
 
+_ORDINARY_ROLE = "NOSUPERUSER CREATEDB NOREPLICATION NOBYPASSRLS"
 _CREATE = {
     "database": "CREATE DATABASE {} OWNER {} TEMPLATE template0 ENCODING 'UTF8'",
     "schema": "CREATE SCHEMA {} AUTHORIZATION {}",

@@ -78,7 +78,11 @@ class EmbeddedServer:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             with postmaster.locked(self.data_dir):
                 postmaster.initialise(self.data_dir)
-                info = postmaster.running(self.data_dir) or postmaster.start(self.data_dir)
+                info = postmaster.running(self.data_dir)
+                if info is None:
+                    info = postmaster.start(self.data_dir)
+                else:
+                    postmaster.keep_private(info, self.data_dir)
                 _users_after(self.data_dir, joining=os.getpid())
                 return info
         except OSError as error:
@@ -111,7 +115,7 @@ def _users_after(data_dir: Path, *, joining: int = 0, leaving: int = 0) -> list[
     pids = [pid for pid in pids if pid != leaving and psutil.pid_exists(pid)]
     if joining and joining not in pids:
         pids.append(joining)
-    users_file.write_text(json.dumps(pids))
+    postmaster.write_private(users_file, json.dumps(pids))
     return pids
 
 

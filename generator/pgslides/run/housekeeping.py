@@ -29,6 +29,8 @@ class Housekeeper:
         self._running = 0  # decks running now
         self._before: frozenset[cluster.ClusterObject] | None = None  # when the first began
         self._superuser_ran = False
+        self._texts: list[str] = []  # the SQL of the decks run since the first began
+        self._settings_before: frozenset[tuple[str, str, str]] | None = None
         self._sweep()
         if not server.private and self.admin.superuser:
             self.notes.append(
@@ -65,12 +67,15 @@ class Housekeeper:
         deck_name: str,
         isolation: str,
         settings: SessionSettings,
-        superuser: bool,
+        *,
+        superuser: bool = False,
         warnings: list[str],
+        sql_text: str = "",
     ) -> Iterator[DeckDatabase]:
         """The deck's own place; when it and the decks running beside it are done, what
-        appeared on the server meanwhile is dropped too (where no deck role owns it)."""
-        self._began(superuser)
+        appeared on the server meanwhile that the decks' SQL (`sql_text`: blocks and setup
+        files) names is dropped too (cluster.appeared)."""
+        self._began(superuser, sql_text)
         try:
             with DeckDatabase(self.admin, deck_name, isolation, settings, superuser) as db:
                 try:
@@ -91,12 +96,16 @@ class Housekeeper:
         with contextlib.suppress(Exception):
             self.admin.close()
 
-    def _began(self, superuser: bool) -> None:
+    def _began(self, superuser: bool, sql_text: str) -> None:
         with self._lock:
             if self._running == 0:
                 self._before = self._everything()
+                self._texts = []
                 self._superuser_ran = False
+            if superuser and self._settings_before is None:
+                self._settings_before = self._role_settings()
             self._running += 1
+            self._texts.append(sql_text)
             self._superuser_ran |= superuser
 
     def _ended(self, superuser: bool) -> list[str]:
@@ -108,14 +117,20 @@ class Housekeeper:
             if self._running or self._before is None:
                 return warnings
             before, self._before = self._before, None
+            self._settings_before = None
             # On the private server, decks that are not superusers leave nothing a deck role
             # does not own; a database_url's role, or a superuser, leaves no such trace.
             if self.admin.server.private and not self._superuser_ran:
                 return warnings
             try:
-                return warnings + cluster.drop(self.admin, cluster.appeared(self.admin, before))
+                named = cluster.name_finder(self._texts)
+                taken, others = cluster.appeared(self.admin, before, named)
+                return [*warnings, *cluster.drop(self.admin, taken), *cluster.left_alone(others)]
             except (psycopg2.Error, DatabaseError) as error:
-                return [*warnings, f"could not look for what the decks left: {error}"]
+                return [
+                    *warnings,
+                    f"could not look for what the decks left: {self.admin.reason(error)}",
+                ]
 
     def _everything(self) -> frozenset[cluster.ClusterObject] | None:
         try:
@@ -123,20 +138,31 @@ class Housekeeper:
         except (psycopg2.Error, DatabaseError):
             return None
 
-    def _reset_server_settings(self) -> list[str]:
-        """Undo what a superuser deck set for the whole server (ALTER SYSTEM, ALTER ROLE or
-        DATABASE ... SET): the private server is every project's, and must start next time."""
+    def _role_settings(self) -> frozenset[tuple[str, str, str]]:
+        """(role, database, settings) of every ALTER ROLE / DATABASE ... SET; '' for ALL."""
         try:
-            self.admin.rows("ALTER SYSTEM RESET ALL")
-            for role, database in self.admin.rows(
-                "SELECT coalesce(r.rolname, ''), coalesce(d.datname, '')"
+            found = self.admin.rows(
+                "SELECT coalesce(r.rolname, ''), coalesce(d.datname, ''), s.setconfig::text"
                 " FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole"
                 " LEFT JOIN pg_database d ON d.oid = s.setdatabase"
-            ):
+            )
+        except (psycopg2.Error, DatabaseError):
+            return frozenset()
+        return frozenset((role, database, config) for role, database, config in found)
+
+    def _reset_server_settings(self) -> list[str]:
+        """Undo what a superuser deck set for the whole server (ALTER SYSTEM, ALTER ROLE or
+        DATABASE ... SET, those made since it began): the private server is every project's,
+        and must start next time."""
+        before = self._settings_before or frozenset()
+        try:
+            self.admin.rows("ALTER SYSTEM RESET ALL")  # the private server's file is pgslides'
+            for role, database, _config in self._role_settings() - before:
                 self._reset(role, database)
             self.admin.rows("SELECT pg_reload_conf()")
         except (psycopg2.Error, DatabaseError) as error:
-            return [f"could not reset the server's settings after a superuser deck: {error}"]
+            reason = self.admin.reason(error)
+            return [f"could not reset the server's settings after a superuser deck: {reason}"]
         return []
 
     def _reset(self, role: str, database: str) -> None:
@@ -144,16 +170,19 @@ class Housekeeper:
             self.admin.run("ALTER ROLE {} IN DATABASE {} RESET ALL", role, database)
         elif role:
             self.admin.run("ALTER ROLE {} RESET ALL", role)
-        elif database:
+        elif database:  # ALTER DATABASE ... SET, or ALTER ROLE ALL IN DATABASE ... SET
             self.admin.run("ALTER DATABASE {} RESET ALL", database)
+        else:
+            self.admin.run("ALTER ROLE ALL RESET ALL")
 
     def _sweep(self) -> None:
         """Drop the databases and roles of builds that were killed before they could."""
         try:
             dead = cluster.dead_builds(self.admin, private=self.admin.server.private)
         except (psycopg2.Error, DatabaseError) as error:
+            reason = self.admin.reason(error)
             self.notes.append(
-                Problem(f"could not look for what killed builds left: {error}", severity="warning")
+                Problem(f"could not look for what killed builds left: {reason}", severity="warning")
             )
             return
         if not dead:

@@ -16,7 +16,9 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import pwd
 import shlex
+import stat
 import subprocess
 import tempfile
 import warnings
@@ -97,9 +99,24 @@ def running(data_dir: Path) -> Postmaster | None:
         pid, port, socket_dir, status = int(lines[0]), int(lines[3]), lines[4], lines[7]
     except (OSError, ValueError, IndexError):
         return None
-    if status.strip() != "ready" or not psutil.pid_exists(pid):
+    if status.strip() != "ready" or not _is_postgres(pid):
         return None
     return Postmaster(pid=pid, socket_dir=Path(socket_dir), port=port)
+
+
+def _is_postgres(pid: int) -> bool:
+    """Whether pid is a postgres process: a pid left by a killed server may be reused."""
+    try:
+        return psutil.Process(pid).name() == "postgres"
+    except psutil.Error:
+        return False
+
+
+def keep_private(postmaster: Postmaster, data_dir: Path) -> None:
+    """Make a running server's socket directory private again (one started by an older
+    pgslides, through the wheel, may have left it open to every user)."""
+    if postmaster.socket_dir != data_dir and postmaster.socket_dir.is_dir():
+        postmaster.socket_dir.chmod(0o700)
 
 
 def initialise(data_dir: Path) -> None:
@@ -113,7 +130,7 @@ def initialise(data_dir: Path) -> None:
 
 def start(data_dir: Path) -> Postmaster:
     """Start the server on data_dir (initialised), private to this user; its Postmaster."""
-    (data_dir / "postgresql.auto.conf").write_text(_AUTO_CONF)
+    write_private(data_dir / "postgresql.auto.conf", _AUTO_CONF)
     socket_dir = private_socket_dir(data_dir)
     options = [
         "-c listen_addresses=''",
@@ -152,11 +169,31 @@ def private_socket_dir(data_dir: Path) -> Path:
     socket_dir = Path(tempfile.gettempdir()) / f"pgslides-{os.geteuid()}-{digest}"
     with contextlib.suppress(FileExistsError):
         socket_dir.mkdir(mode=0o700)
-    if socket_dir.is_symlink() or not socket_dir.is_dir():
-        raise OSError(f"{socket_dir} is not a directory of pgslides'; remove it")
+    found = socket_dir.lstat()
+    owners = {os.geteuid(), _server_uid()}
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid not in owners:
+        raise OSError(
+            f"{socket_dir} is not a directory of pgslides' (its owner or type); remove it"
+        )
     _give_to_server_user(socket_dir)
     socket_dir.chmod(0o700)
     return socket_dir
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file in the data directory without following a symlink there: as root, the
+    directory is the server's user's, and a superuser deck acts as that user."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+    descriptor = os.open(path, flags, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        if server_user() is not None:  # the server reads it, as its own user
+            os.fchown(handle.fileno(), _server_uid(), -1)
+        handle.write(text)
+
+
+def _server_uid() -> int:
+    user = server_user()
+    return os.geteuid() if user is None else pwd.getpwnam(user).pw_uid
 
 
 def _give_to_server_user(path: Path) -> None:
@@ -164,18 +201,34 @@ def _give_to_server_user(path: Path) -> None:
     user = server_user()
     if user is None:
         return
-    import pwd
-    import stat
-
     utils = _wheel().utils
     utils.ensure_user_exists(user)
-    utils.ensure_prefix_permissions(path)
-    utils.ensure_prefix_permissions(binaries())
+    _let_traverse(path)
+    _let_traverse(binaries())
     readable = stat.S_IRGRP | stat.S_IROTH
     utils.ensure_folder_permissions(binaries(), readable | stat.S_IXGRP | stat.S_IXOTH)
     utils.ensure_folder_permissions(binaries().parent / "lib", readable)
     entry = pwd.getpwnam(user)
     os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _let_traverse(path: Path) -> None:
+    """Let other users pass through path's parents (o+x), without listing or reading them
+    (the wheel's own helper adds o+r too, which opens /root to every local user)."""
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+
+
+def _as_server_user() -> dict[str, Any]:
+    """subprocess arguments that run a program as the server's user: its uid, its own group
+    and no other (as root's group, it would be refused where root's group may not go)."""
+    user = server_user()
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 class ProgramError(Exception):
@@ -191,10 +244,11 @@ def _run(program: str, args: list[str]) -> None:
                 [str(binaries() / program), *args],
                 check=True,
                 stdin=subprocess.DEVNULL,
+                cwd="/",  # the server's user may not enter the build's directory
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 env=server_environment(),
-                user=server_user(),
+                **_as_server_user(),
                 timeout=_START_TIMEOUT_S + 10,
             )
         except (subprocess.SubprocessError, OSError) as error:

@@ -252,8 +252,17 @@ class Runner:
                     f"the deck needs a superuser (superuser: true), and {admin.role} "
                     f"on {admin.server.label} is not one",
                 )
-            name, superuser = Path(deck.path).stem, deck.settings.superuser
-            with slots, housekeeper.deck(name, plan.isolation, session, superuser, leftovers) as db:
+            place = housekeeper.deck(
+                Path(deck.path).stem,
+                plan.isolation,
+                session,
+                superuser=deck.settings.superuser,
+                warnings=leftovers,
+                sql_text="\n".join(
+                    [*(block.sql for block in deck.blocks), *(s.sql for s in setup)]
+                ),
+            )
+            with slots, place as db:
                 with self._active_lock:
                     self._active.add(db)
                 try:

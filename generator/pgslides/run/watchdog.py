@@ -87,7 +87,7 @@ class Watchdog:
         with self._cond:
             self._ended = True
             self._cond.notify_all()
-        self._target.free_cancel()
+        self._target.release()
         problem = self._problem()
         if problem is not None:
             raise problem
@@ -177,7 +177,10 @@ class _Target:
 
     def __init__(self, conn: Any) -> None:
         self.backend_pid = conn.info.backend_pid
-        self._fd = conn.fileno()
+        # A socket of our own on the connection (a duplicate): libpq may close its descriptor
+        # before a late step runs, and the number could by then be another connection's.
+        self._socket_lock = threading.Lock()
+        self._socket: socket.socket | None = socket.socket(fileno=os.dup(conn.fileno()))
         self._lib = libpq.library()
         self._cancel_lock = threading.Lock()
         self._cancel: int | None = self._lib.PQgetCancel(conn.pgconn_ptr)
@@ -203,11 +206,16 @@ class _Target:
         finally:
             self._lib.PQfreeCancel(handle)
 
-    def free_cancel(self) -> None:
+    def release(self) -> None:
+        """Free the cancel object and the duplicate socket: the statement has ended."""
         with self._cancel_lock:
             handle, self._cancel = self._cancel, None
         if handle:
             self._lib.PQfreeCancel(handle)
+        with self._socket_lock:
+            sock, self._socket = self._socket, None
+        if sock is not None:
+            sock.close()
 
     def terminate(self) -> None:
         """pg_terminate_backend from a short-lived connection of its own."""
@@ -221,12 +229,10 @@ class _Target:
 
     def shut_down(self) -> None:
         """Shut the connection's socket down: libpq's wait for an answer returns at once."""
-        try:
-            sock = socket.socket(fileno=os.dup(self._fd))
-        except OSError:
-            return
-        with sock, contextlib.suppress(OSError):  # OSError: the other side closed it already
-            sock.shutdown(socket.SHUT_RDWR)
+        with self._socket_lock:
+            if self._socket is not None:
+                with contextlib.suppress(OSError):  # the other side closed it already
+                    self._socket.shutdown(socket.SHUT_RDWR)
 
 
 def _in_thread(step: Callable[[], None]) -> None:
