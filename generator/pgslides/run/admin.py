@@ -48,9 +48,13 @@ class Admin:
         self.build_id = secrets.token_hex(4)
         self.application_name = f"{BUILD_PREFIX}{self.build_id}"
         self._timeout_s = connect_timeout_s
-        self._lock = threading.Lock()  # decks run in threads; one statement at a time
         self._decks = itertools.count()
-        self._conn = self._connect(server.maintenance_db)
+        # One connection per thread: decks run in threads, and CREATE and DROP DATABASE take
+        # long enough that one shared connection would run the decks one after another.
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._opened_lock = threading.Lock()
+        self._connection()  # the build's sign of life, from its first moment
         facts = self.rows(
             "SELECT current_user, rolsuper, rolcreaterole, current_setting('server_version_num')"
             " FROM pg_roles WHERE rolname = current_user"
@@ -66,12 +70,9 @@ class Admin:
 
     def rows(self, statement: str | sql.Composable, params: Sequence[Any] = ()) -> Rows:
         """Run one statement on the maintenance database; its rows (as text)."""
-        with self._lock:
-            if self._conn.closed:
-                self._conn = self._connect(self.server.maintenance_db)
-            with self._conn.cursor() as cur:
-                cur.execute(statement, params)
-                return cur.fetchall() if cur.description else []
+        with self._connection().cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall() if cur.description else []
 
     def run(self, template: str, *names: str) -> None:
         """Run a statement whose {} are identifiers (a database, a role)."""
@@ -79,6 +80,9 @@ class Admin:
 
     def run_in(self, dbname: str, statement: str | sql.Composable, params: Sequence[Any] = ()):
         """Run one statement in another database (DROP OWNED, ROLLBACK PREPARED need it)."""
+        if dbname == self.server.maintenance_db:
+            self.rows(statement, params)
+            return
         conn = self._connect(dbname)
         try:
             with conn.cursor() as cur:
@@ -119,9 +123,19 @@ class Admin:
         self.close()
 
     def close(self) -> None:
-        with self._lock:
-            if not self._conn.closed:
-                self._conn.close()
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+
+    def _connection(self) -> Any:
+        """This thread's connection to the maintenance database, opened on first use."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._local.conn = self._connect(self.server.maintenance_db)
+            with self._opened_lock:
+                self._opened.append(conn)
+        return conn
 
     def _connect(self, dbname: str) -> Any:
         return connect(

@@ -95,11 +95,11 @@ class Runner:
         self._stop.clear()  # a runner outlives builds under `mkdocs serve`
         self.freshness.new_build()
         jobs = self.settings.jobs or os.cpu_count() or 1
-        # Each session is a connection, with the lock monitor, the setup session and the
-        # watchdog's terminating connection besides.
+        # Each session is a connection, with the lock monitor, the setup session, the
+        # watchdog's terminating connection and pgslides' own (Admin) besides.
         self._connections_per_deck = max(
-            (len({block.options.session for block in deck.blocks}) + 3 for deck, _ in decks),
-            default=3,
+            (len({block.options.session for block in deck.blocks}) + 4 for deck, _ in decks),
+            default=4,
         )
 
         def one(item: tuple[Deck, Path]) -> DeckResult | Exception:
