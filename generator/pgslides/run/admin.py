@@ -49,12 +49,13 @@ class Admin:
         self.application_name = f"{BUILD_PREFIX}{self.build_id}"
         self._timeout_s = connect_timeout_s
         self._decks = itertools.count()
-        # One connection per thread: decks run in threads, and CREATE and DROP DATABASE take
-        # long enough that one shared connection would run the decks one after another.
-        self._local = threading.local()
-        self._opened: list[Any] = []
-        self._opened_lock = threading.Lock()
-        self._connection()  # the build's sign of life, from its first moment
+        # A few connections, one per statement running at once: decks run in threads, and
+        # CREATE and DROP DATABASE take long enough that one shared connection would run the
+        # decks one after another. They stay open (idle) for the next statement; the first
+        # is the build's sign of life from its first moment.
+        self._idle: list[Any] = [self._connect(server.maintenance_db)]
+        self._opened = list(self._idle)
+        self._pool_lock = threading.Lock()
         facts = self.rows(
             "SELECT current_user, rolsuper, rolcreaterole, current_setting('server_version_num')"
             " FROM pg_roles WHERE rolname = current_user"
@@ -70,9 +71,14 @@ class Admin:
 
     def rows(self, statement: str | sql.Composable, params: Sequence[Any] = ()) -> Rows:
         """Run one statement on the maintenance database; its rows (as text)."""
-        with self._connection().cursor() as cur:
-            cur.execute(statement, params)
-            return cur.fetchall() if cur.description else []
+        conn = self._checkout()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, params)
+                return cur.fetchall() if cur.description else []
+        finally:
+            with self._pool_lock:
+                self._idle.append(conn)
 
     def run(self, template: str, *names: str) -> None:
         """Run a statement whose {} are identifiers (a database, a role)."""
@@ -123,18 +129,20 @@ class Admin:
         self.close()
 
     def close(self) -> None:
-        with self._opened_lock:
-            opened, self._opened = self._opened, []
+        with self._pool_lock:
+            opened, self._opened, self._idle = self._opened, [], []
         for conn in opened:
             conn.close()
 
-    def _connection(self) -> Any:
-        """This thread's connection to the maintenance database, opened on first use."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = self._local.conn = self._connect(self.server.maintenance_db)
-            with self._opened_lock:
-                self._opened.append(conn)
+    def _checkout(self) -> Any:
+        """An idle connection (a closed one replaced), or a new one when all are busy."""
+        with self._pool_lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is not None and not conn.closed:
+            return conn
+        conn = self._connect(self.server.maintenance_db)
+        with self._pool_lock:
+            self._opened.append(conn)
         return conn
 
     def _connect(self, dbname: str) -> Any:
