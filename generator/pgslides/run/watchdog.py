@@ -177,10 +177,12 @@ class _Target:
 
     def __init__(self, conn: Any) -> None:
         self.backend_pid = conn.info.backend_pid
-        # A socket of our own on the connection (a duplicate): libpq may close its descriptor
-        # before a late step runs, and the number could by then be another connection's.
+        # A descriptor of our own on the connection (a duplicate): libpq may close its own
+        # before a late step runs, and the number could by then be another connection's. Only
+        # a number until the socket is shut down: a Python socket made of it would turn the
+        # shared socket to blocking mode, and libpq would then read a whole result at once.
         self._socket_lock = threading.Lock()
-        self._socket: socket.socket | None = socket.socket(fileno=os.dup(conn.fileno()))
+        self._fd: int | None = os.dup(conn.fileno())
         self._lib = libpq.library()
         self._cancel_lock = threading.Lock()
         self._cancel: int | None = self._lib.PQgetCancel(conn.pgconn_ptr)
@@ -213,9 +215,9 @@ class _Target:
         if handle:
             self._lib.PQfreeCancel(handle)
         with self._socket_lock:
-            sock, self._socket = self._socket, None
-        if sock is not None:
-            sock.close()
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
 
     def terminate(self) -> None:
         """pg_terminate_backend from a short-lived connection of its own."""
@@ -230,9 +232,13 @@ class _Target:
     def shut_down(self) -> None:
         """Shut the connection's socket down: libpq's wait for an answer returns at once."""
         with self._socket_lock:
-            if self._socket is not None:
-                with contextlib.suppress(OSError):  # the other side closed it already
-                    self._socket.shutdown(socket.SHUT_RDWR)
+            if self._fd is None:
+                return
+            # shutdown(2) on the socket itself, through a socket object on a second duplicate
+            # (closing that object must leave our descriptor for release()).
+            # OSError: the other side closed it already.
+            with contextlib.suppress(OSError), socket.socket(fileno=os.dup(self._fd)) as sock:
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 def _in_thread(step: Callable[[], None]) -> None:
