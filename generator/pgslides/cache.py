@@ -18,7 +18,7 @@ from pgslides.shape import ShapeError, check_outcome, check_shape
 
 # Bump when the layout of a cache file changes, so old files are misses, not errors.
 # 4: the server that produced the outcome (`server`), and each input's own hash (`inputs`).
-FORMAT = 5
+FORMAT = 6
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,11 @@ def cache_inputs(deck: Deck, parts: CacheKeyParts) -> dict[str, str]:
     if parts.superuser:  # only then: the keys of every other deck stay as they were
         settings["superuser"] = True
     # Only options that change what runs: a new caption or format re-renders, runs nothing.
-    blocks = [{"sql": block.sql, "options": block.options.run_options()} for block in deck.blocks]
+    blocks = [
+        {"sql": block.sql, "options": block.options.run_options()}
+        | ({} if block.language == "sql" else {"language": block.language})
+        for block in deck.blocks
+    ]
     return {
         "blocks": _hash(blocks),
         "setup": _hash([list(item) for item in parts.setup]),
