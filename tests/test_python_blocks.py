@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import re
+import signal
+import subprocess
 import textwrap
 import threading
 import time
@@ -24,10 +28,27 @@ from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import ExecutionError, RunLimits
 from pgslides.run.server import Server
 from pgslides.run.timeline import run_deck
-from sites import parse_html
+from sites import BIN, database_url, log_messages, make_site, mkdocs_build, parse_html
 
 PATH = "slides/deck.md"
 SECRET = "Hunter2-pw"
+
+
+def workers_of(pid: int) -> list[psutil.Process]:
+    """Python workers, anywhere, that build process `pid` started and that are still alive."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if "pgslides.run.pyworker" not in " ".join(process.cmdline()):
+                continue
+            if (
+                process.environ().get("PGSLIDES_PARENT") == str(pid)
+                and process.status() != "zombie"
+            ):
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
 
 
 def workers() -> list[psutil.Process]:
@@ -383,3 +404,110 @@ def test_sql_options_on_a_python_block_and_python_options_on_sql_are_errors():
     with pytest.raises(DeckError) as raised:
         parse_deck("# t\n\n```python exec expect=no-such!\n1\n```\n", PATH)
     assert "an exception class name such as IntegrityError" in str(raised.value)
+
+
+SLEEPY_PYTHON = """
+# Sleepy
+
+```python exec
+print("awake")
+```
+
+```python exec
+import time
+time.sleep(60)
+```
+"""
+
+
+def start_build(root: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(BIN / "mkdocs"), "build", "--strict"],
+        cwd=root,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a group of its own: SIGINT as Ctrl-C sends it reaches it alone
+    )
+
+
+def test_no_worker_outlives_a_build_that_succeeds_or_gets_sigint(tmp_path: Any, pg_server: Server):
+    url = database_url(pg_server)
+    quick = make_site(
+        tmp_path / "quick",
+        {"deck.md": SLEEPY_PYTHON.split("```python exec\nimport", maxsplit=1)[0]},
+        database_url=url,
+        cache_dir="",
+    )
+    proc = start_build(quick.root)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "awake" in quick.page("deck.md").find("pre", class_="python-output").text
+    assert workers_of(proc.pid) == []
+
+    sleepy = make_site(
+        tmp_path / "sleepy", {"deck.md": SLEEPY_PYTHON}, database_url=url, cache_dir=""
+    )
+    proc = start_build(sleepy.root)
+    try:
+        deadline = time.monotonic() + 60
+        while not workers_of(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (worker,) = workers_of(proc.pid)
+        time.sleep(0.5)  # into the sleeping block
+        os.killpg(proc.pid, signal.SIGINT)
+        _out, err = proc.communicate(timeout=10)
+        assert proc.returncode != 0
+        assert "Traceback" not in err
+        assert not worker.is_running() or worker.status() == "zombie"
+        assert workers_of(proc.pid) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+CACHED_DECK = """
+# Cached
+
+{prose}
+```python exec expect=ZeroDivisionError
+print("ran")
+1 / 0
+```
+"""
+
+
+def test_a_python_block_is_cached_and_its_traceback_lines_move_with_the_prose(
+    tmp_path: Any, pg_server: Server
+):
+    url = database_url(pg_server)
+
+    def build(prose: str) -> tuple[str, Any]:
+        site = make_site(tmp_path, {"deck.md": CACHED_DECK.format(prose=prose)}, database_url=url)
+        done = mkdocs_build(site.root)
+        assert done.returncode == 0, done.stderr
+        pattern = re.compile(r"pgslides: slides/deck\.md: \d+ blocks?, \d+\.\d\d s, (.*)")
+        (how,) = [
+            m[1] for line in log_messages(done.stderr, "INFO") if (m := pattern.fullmatch(line))
+        ]
+        return how, site.page("deck.md").find("div", class_="python-error")
+
+    how, error = build("")
+    assert how.startswith("run")
+    assert 'File "slides/deck.md", line 6, in <module>' in error.text
+    how, error = build("")
+    assert how == "cached"
+    how, error = build("Two more lines\nof prose.\n")
+    assert how == "cached"
+    assert 'File "slides/deck.md", line 8, in <module>' in error.text
+    how, _error = build("Two more lines\nof prose.\n".replace("prose", "text"))
+    assert how == "cached"
+    site = make_site(
+        tmp_path, {"deck.md": CACHED_DECK.replace("1 / 0", "1 // 0")}, database_url=url
+    )
+    done = mkdocs_build(site.root)
+    assert "ran" in site.page("deck.md").find("pre", class_="python-output").text
+    assert done.returncode == 0, done.stderr
+    assert "run: blocks changed" in done.stderr

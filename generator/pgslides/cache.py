@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -19,6 +20,8 @@ from pgslides.shape import ShapeError, check_outcome, check_shape
 # Bump when the layout of a cache file changes, so old files are misses, not errors.
 # 4: the server that produced the outcome (`server`), and each input's own hash (`inputs`).
 FORMAT = 6
+# A traceback's frame line in a Python block's error: its deck line moves with the block.
+_TRACEBACK_LINE = re.compile(r", line (\d+),")
 
 
 @dataclass(frozen=True)
@@ -268,8 +271,19 @@ def _shift_block(stored: BlockOutcome, shifts: list[int]) -> BlockOutcome:
         for item in stored.late
     )
     shift = shifts[stored.index]
+    python = stored.python
+    if python is not None and python.error is not None and shift:
+        moved = python.error.traceback
+        for number in sorted(set(map(int, _TRACEBACK_LINE.findall(moved))), reverse=shift > 0):
+            moved = moved.replace(f", line {number},", f", line {number + shift},")
+        error = replace(python.error, line=python.error.line + shift, traceback=moved)
+        python = replace(python, error=error)
     return replace(
-        stored, line=stored.line + shift, statements=_shift(stored.statements, shift), late=late
+        stored,
+        line=stored.line + shift,
+        statements=_shift(stored.statements, shift),
+        late=late,
+        python=python,
     )
 
 
