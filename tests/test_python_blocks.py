@@ -511,3 +511,24 @@ def test_a_python_block_is_cached_and_its_traceback_lines_move_with_the_prose(
     assert "ran" in site.page("deck.md").find("pre", class_="python-output").text
     assert done.returncode == 0, done.stderr
     assert "run: blocks changed" in done.stderr
+
+
+def test_engine_connects_as_the_decks_role_with_the_pinned_settings(pg_server: Server):
+    roles: list[str] = []
+    _deck, outcome = run(
+        pg_server,
+        """
+        ```python exec
+        with engine.connect() as conn:
+            settings = conn.exec_driver_sql(
+                "SELECT current_user, current_database(), current_setting('TimeZone'),"
+                " current_setting('statement_timeout'), current_setting('DateStyle')"
+            ).one()
+        tuple(settings)
+        ```
+        """,
+        adjust=lambda db: roles.extend([db.server.params["user"], db.dbname]),
+    )
+    python = outcome.blocks[0].python
+    assert python is not None
+    assert python.value == repr((*roles, "UTC", "10s", "ISO, MDY"))

@@ -91,11 +91,8 @@ def run_deck(
     done: list[StatementOutcome] = []
     for setup_file in setup:
         run_setup(setup_file, db.session(SETUP_SESSION), limits, done)
-    timeline = _Timeline(deck, db, limits, stop or threading.Event())
-    try:
+    with contextlib.closing(_Timeline(deck, db, limits, stop or threading.Event())) as timeline:
         timeline.run()
-    finally:
-        timeline.close()
     return timeline.outcome(version)
 
 
