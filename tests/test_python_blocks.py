@@ -532,3 +532,53 @@ def test_engine_connects_as_the_decks_role_with_the_pinned_settings(pg_server: S
     python = outcome.blocks[0].python
     assert python is not None
     assert python.value == repr((*roles, "UTC", "10s", "ISO, MDY"))
+
+
+def test_a_block_waiting_for_a_lock_past_its_timeout_is_stopped(pg_server: Server):
+    started = time.monotonic()
+    deck, outcome = run(
+        pg_server,
+        """
+        ```sql exec
+        CREATE TABLE t (id int);
+        ```
+
+        ```sql exec session=alice
+        BEGIN;
+        LOCK TABLE t;
+        ```
+
+        ```python exec timeout=1s
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT * FROM t").all()
+        ```
+
+        ```sql exec session=alice
+        ROLLBACK;
+        ```
+        """,
+    )
+    assert time.monotonic() - started < 10
+    (problem,) = deck_problems(deck, outcome)
+    assert str(problem) == (
+        f"{PATH}:{deck.blocks[2].line}: the Python block ran past its timeout of 1 s and was stopped"
+    )
+
+
+def test_a_statement_of_a_stopped_worker_does_not_run_on(pg_server: Server):
+    _deck, outcome = run(
+        pg_server,
+        """
+        ```python exec timeout=1s
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_sleep(60) AS marker_sleep").all()
+        ```
+
+        ```sql exec
+        SELECT count(*) AS left_running FROM pg_stat_activity
+        WHERE query LIKE '%marker_sleep%' AND pid <> pg_backend_pid();
+        ```
+        """,
+    )
+    assert outcome.blocks[0].problem is not None
+    assert outcome.blocks[1].statements[0].rows == (("0",),)

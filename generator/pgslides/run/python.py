@@ -65,11 +65,10 @@ class PythonWorker:
             env=env,
             start_new_session=True,  # the terminal's Ctrl-C is the build's; the build stops it
         )
-        config = {
-            "path": self.path,
-            "max_rows": self.max_rows,
-            "connect": self.db.session_keywords(),
-        }
+        connect = self.db.session_keywords()
+        # Named after the process: its backends can be ended once it is stopped mid-block.
+        connect["application_name"] = _application_name(self.process.pid)
+        config = {"path": self.path, "max_rows": self.max_rows, "connect": connect}
         self._send(config)
         ready = self._receive(_START_TIMEOUT_S, stop)
         if isinstance(ready, str):
@@ -117,6 +116,7 @@ class PythonWorker:
         process, self.process = self.process, None
         status = process.wait()
         _close_pipes(process)
+        self._end_backends(process.pid)
         if status < 0:
             return f"the Python worker was killed by {signal.Signals(-status).name}"
         return f"the Python worker exited with status {status}"
@@ -139,7 +139,18 @@ class PythonWorker:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            self._end_backends(process.pid)
         _close_pipes(process)
+
+    def _end_backends(self, pid: int) -> None:
+        """End what a worker stopped mid-block still runs on the server (a statement or a lock
+        wait goes on after its client is gone, until its own timeout)."""
+        with contextlib.suppress(Exception), self.db.monitor().cursor() as cur:
+            cur.execute(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+                " WHERE application_name = %s AND pid <> pg_backend_pid()",
+                (_application_name(pid),),
+            )
 
     close = stop
 
@@ -208,6 +219,10 @@ class PythonWorker:
             ),
             error=found,
         )
+
+
+def _application_name(pid: int) -> str:
+    return f"pgslides python {pid}"
 
 
 def _close_pipes(process: subprocess.Popen[bytes]) -> None:
