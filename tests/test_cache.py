@@ -152,7 +152,7 @@ def test_store_is_deterministic_and_load_round_trips(tmp_path: Path):
     assert cache.file_for(deck).read_bytes() == first
     assert cache.file_for(deck).name == "slides__d.md.json"
     data = json.loads(first)
-    assert data["format"] == FORMAT == 5
+    assert data["format"] == FORMAT == 6
     assert data["server"] == {"kind": "embedded", "version": "18.6"}
     assert list(data) == sorted(data)
     assert cache.load(deck, key) == outcome_for(DECK)

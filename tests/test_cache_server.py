@@ -186,7 +186,7 @@ def test_an_old_cache_format_is_a_miss(tmp_path: Path, url: str):
     build_with(tmp_path, url)
     cache_file = tmp_path / ".pgslides-cache" / "deck.md.json"
     stored = json.loads(cache_file.read_text())
-    assert stored["format"] == 5
+    assert stored["format"] == 6
     cache_file.write_text(json.dumps({**stored, "format": 3}))
     assert build_with(tmp_path, url)[0] == "run: no stored outcome"
 

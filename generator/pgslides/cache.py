@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -18,7 +19,9 @@ from pgslides.shape import ShapeError, check_outcome, check_shape
 
 # Bump when the layout of a cache file changes, so old files are misses, not errors.
 # 4: the server that produced the outcome (`server`), and each input's own hash (`inputs`).
-FORMAT = 5
+FORMAT = 6
+# A traceback's frame line in a Python block's error: its deck line moves with the block.
+_TRACEBACK_LINE = re.compile(r", line (\d+),")
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,11 @@ def cache_inputs(deck: Deck, parts: CacheKeyParts) -> dict[str, str]:
     if parts.superuser:  # only then: the keys of every other deck stay as they were
         settings["superuser"] = True
     # Only options that change what runs: a new caption or format re-renders, runs nothing.
-    blocks = [{"sql": block.sql, "options": block.options.run_options()} for block in deck.blocks]
+    blocks = [
+        {"sql": block.sql, "options": block.options.run_options()}
+        | ({} if block.language == "sql" else {"language": block.language})
+        for block in deck.blocks
+    ]
     return {
         "blocks": _hash(blocks),
         "setup": _hash([list(item) for item in parts.setup]),
@@ -264,8 +271,19 @@ def _shift_block(stored: BlockOutcome, shifts: list[int]) -> BlockOutcome:
         for item in stored.late
     )
     shift = shifts[stored.index]
+    python = stored.python
+    if python is not None and python.error is not None and shift:
+        moved = python.error.traceback
+        for number in sorted(set(map(int, _TRACEBACK_LINE.findall(moved))), reverse=shift > 0):
+            moved = moved.replace(f", line {number},", f", line {number + shift},")
+        error = replace(python.error, line=python.error.line + shift, traceback=moved)
+        python = replace(python, error=error)
     return replace(
-        stored, line=stored.line + shift, statements=_shift(stored.statements, shift), late=late
+        stored,
+        line=stored.line + shift,
+        statements=_shift(stored.statements, shift),
+        late=late,
+        python=python,
     )
 
 

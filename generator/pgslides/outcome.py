@@ -74,6 +74,40 @@ class LateOutcome:
 
 
 @dataclass(frozen=True)
+class PythonTable:
+    """Rows a Python block showed or returned, as a SQL result's table shows them."""
+
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[str | None, ...], ...]
+    row_count: int
+
+
+@dataclass(frozen=True)
+class PythonError:
+    """An exception a Python block raised, its traceback trimmed to the deck's lines."""
+
+    exception: str  # the class name, e.g. IntegrityError
+    message: str
+    traceback: str
+    line: int  # the deck line of the Python line that raised it
+    sqlstate: str | None = None  # from PostgreSQL, when the exception wraps its error
+    detail: str | None = None
+    hint: str | None = None
+    expected: bool = False  # what the block's `expect` asks for
+
+
+@dataclass(frozen=True)
+class PythonOutcome:
+    output: tuple[tuple[str, str], ...] = ()  # (stdout|stderr, text), in the order written
+    shown: tuple[PythonTable, ...] = ()  # show(value) calls, in order
+    value: str | None = None  # repr of the last bare expression
+    value_table: PythonTable | None = None  # ... when it was a Result or rows
+    sql: tuple[tuple[str, str | None], ...] = ()  # (statement, repr of its parameters)
+    error: PythonError | None = None
+    stopped: str | None = None  # why the worker was stopped or died during the block
+
+
+@dataclass(frozen=True)
 class BlockOutcome:
     index: int
     line: int
@@ -82,6 +116,7 @@ class BlockOutcome:
     problem: str | None = None  # why the block did not end as its `expect` says
     waiting_for: tuple[str, ...] | None = None  # sessions its next statement waited for
     late: tuple[LateOutcome, ...] = ()  # other blocks' statements that finished during this one
+    python: PythonOutcome | None = None  # a Python block's outcome
 
     @property
     def error(self) -> SqlError | None:
@@ -123,6 +158,29 @@ def _block_from_dict(data: dict[str, Any]) -> BlockOutcome:
         problem=data.get("problem"),
         waiting_for=None if data.get("waiting_for") is None else tuple(data["waiting_for"]),
         late=tuple(_late_from_dict(item) for item in data.get("late", ())),
+        python=None if data.get("python") is None else _python_from_dict(data["python"]),
+    )
+
+
+def _table_from_dict(data: dict[str, Any]) -> PythonTable:
+    return PythonTable(
+        columns=tuple(Column(**column) for column in data["columns"]),
+        rows=tuple(tuple(row) for row in data["rows"]),
+        row_count=data["row_count"],
+    )
+
+
+def _python_from_dict(data: dict[str, Any]) -> PythonOutcome:
+    table = data.get("value_table")
+    error = data.get("error")
+    return PythonOutcome(
+        output=tuple((stream, text) for stream, text in data.get("output", ())),
+        shown=tuple(_table_from_dict(item) for item in data.get("shown", ())),
+        value=data.get("value"),
+        value_table=None if table is None else _table_from_dict(table),
+        sql=tuple((statement, parameters) for statement, parameters in data.get("sql", ())),
+        error=None if error is None else PythonError(**error),
+        stopped=data.get("stopped"),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pgslides.errors import Problem
-from pgslides.outcome import DeckOutcome
+from pgslides.outcome import BlockOutcome, DeckOutcome
 from pgslides.parse.deck import Deck
 from pgslides.render.fit import fit_problems
 
@@ -11,8 +11,16 @@ from pgslides.render.fit import fit_problems
 def deck_problems(deck: Deck, outcome: DeckOutcome) -> list[Problem]:
     """Each block that did not end as its `expect` says, in file order."""
     return [
-        Problem(block.problem, deck.path, block.line) for block in outcome.blocks if block.problem
+        Problem(block.problem, deck.path, _problem_line(block))
+        for block in outcome.blocks
+        if block.problem
     ]
+
+
+def _problem_line(block: BlockOutcome) -> int:
+    """The fence's line; for a Python block's exception, the line of Python that raised it."""
+    error = block.python.error if block.python is not None else None
+    return error.line if error is not None and not error.expected else block.line
 
 
 def deck_warnings(deck: Deck, outcome: DeckOutcome) -> list[Problem]:

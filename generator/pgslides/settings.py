@@ -106,6 +106,15 @@ def _expect(value: Any) -> str:
     return value
 
 
+_EXCEPTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _python_expect(value: Any) -> str:
+    if not isinstance(value, str) or not (_SQLSTATE.match(value) or _EXCEPTION_NAME.match(value)):
+        raise SettingError
+    return value
+
+
 def choice(*choices: str) -> Kind:
     def convert(value: Any) -> str:
         if value not in choices:
@@ -122,6 +131,12 @@ TEXT = Kind("expected text", _text)
 PATHS = Kind("expected a list of SQL file paths relative to the deck", _paths)
 SESSION = Kind("a session name is a letter or _ followed by letters, digits or _", _session)
 EXPECT = Kind("valid choices: ok, error, or a 5-character SQLSTATE such as 23503", _expect)
+PYTHON_EXPECT = Kind(
+    "valid choices: ok, error, an exception class name such as IntegrityError or "
+    "sqlalchemy.exc.IntegrityError, or a 5-character SQLSTATE such as 23503",
+    _python_expect,
+)
+SQL_LIST_CHOICES = ("show", "count", "hide")
 
 
 @dataclass(frozen=True)
@@ -167,11 +182,22 @@ BLOCK_OPTIONS = (
     Option("prompt", BOOLEAN, None, "psql prompts; None: the deck's prompt.", "view"),
 )
 
+# A ```python exec``` block's options (SPEC "Python blocks"); timeout: statement_timeout × 3.
+PYTHON_BLOCK_OPTIONS = (
+    Option("show", choice(*SHOW_CHOICES), "both", "What the slide shows.", "view"),
+    Option("expect", PYTHON_EXPECT, "ok", "How the block must end."),
+    Option("timeout", DURATION, None, "Wall-clock limit; None: statement_timeout × 3."),
+    Option("sql", choice(*SQL_LIST_CHOICES), "show", "The SQL the block sent.", "view"),
+    Option("title", TEXT, None, "A caption over the source.", "view"),
+)
+
 PLUGIN_DEFAULTS = {option.name: option.default for option in PLUGIN_OPTIONS}
 BLOCK_OPTION_NAMES = tuple(option.name for option in BLOCK_OPTIONS)
 DECK_OPTION_NAMES = tuple(option.name for option in DECK_OPTIONS)
 PLUGIN_OPTION_NAMES = tuple(option.name for option in PLUGIN_OPTIONS)
-VIEW_OPTIONS = frozenset(option.name for option in BLOCK_OPTIONS if option.affects == "view")
+VIEW_OPTIONS = frozenset(
+    option.name for option in BLOCK_OPTIONS + PYTHON_BLOCK_OPTIONS if option.affects == "view"
+)
 
 
 def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:

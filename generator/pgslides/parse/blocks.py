@@ -7,10 +7,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pgslides.errors import DeckError
-from pgslides.settings import BLOCK_OPTIONS, VIEW_OPTIONS, validate
+from pgslides.settings import BLOCK_OPTIONS, PYTHON_BLOCK_OPTIONS, VIEW_OPTIONS, validate
 
 # BlockOptions' field for each option, where the two names differ (durations in ms).
-_FIELDS = {"timeout": "timeout_ms", "grace": "grace_ms"}
+_FIELDS = {"timeout": "timeout_ms", "grace": "grace_ms", "sql": "sql_list"}
+_PYTHON_NAMES = tuple(option.name for option in PYTHON_BLOCK_OPTIONS)
+_SQL_NAMES = tuple(option.name for option in BLOCK_OPTIONS)
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class BlockOptions:
     title: str | None = None
     grace_ms: int = 200  # how long a statement may run before a lock wait shows
     prompt: bool | None = None  # None: the deck's `prompt` setting
+    sql_list: str = "show"  # a Python block's `sql`: show, count or hide the SQL it sent
 
     def run_options(self) -> dict[str, Any]:
         """The options that change what runs: the ones a cached outcome depends on."""
@@ -40,6 +43,7 @@ class Block:
     sql: str
     options: BlockOptions
     in_notes: bool = False  # in the speaker notes: runs in order, shown in the notes
+    language: str = "sql"  # or "python": a ```python exec``` block
 
     @property
     def sql_line(self) -> int:
@@ -47,8 +51,9 @@ class Block:
         return self.line + 1
 
 
-def parse_block_options(info: str, path: str, line: int) -> BlockOptions:
-    """The key=value options after `sql exec`, validated; DeckError names the valid choices."""
+def parse_block_options(info: str, path: str, line: int, language: str = "sql") -> BlockOptions:
+    """The key=value options after `sql exec` (or `python exec`), validated; DeckError names
+    the valid choices."""
     try:
         words = shlex.split(info)
     except ValueError as error:
@@ -63,7 +68,20 @@ def parse_block_options(info: str, path: str, line: int) -> BlockOptions:
         if key in raw:
             raise DeckError(path, line, f"option {key!r} is given twice")
         raw[key] = value
-    values, errors = validate(BLOCK_OPTIONS, raw)
+    python = language == "python"
+    for key in raw:
+        if python and key in _SQL_NAMES and key not in _PYTHON_NAMES:
+            raise DeckError(path, line, _elsewhere(key, "SQL", "Python", _PYTHON_NAMES))
+        if not python and key in _PYTHON_NAMES and key not in _SQL_NAMES:
+            raise DeckError(path, line, _elsewhere(key, "Python", "SQL", _SQL_NAMES))
+    values, errors = validate(PYTHON_BLOCK_OPTIONS if python else BLOCK_OPTIONS, raw)
     if errors:
         raise DeckError(path, line, errors[0][1])
     return BlockOptions(**{_FIELDS.get(name, name): value for name, value in values.items()})
+
+
+def _elsewhere(key: str, its: str, this: str, valid: tuple[str, ...]) -> str:
+    return (
+        f"option {key!r} is for {its} blocks, not {this} blocks; "
+        f"a {this} block takes {', '.join(valid)}"
+    )

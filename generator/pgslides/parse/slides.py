@@ -230,13 +230,15 @@ class Splitter:
             return fence
         current.add(line, text=not fence.live)
         if fence.live:
-            options = parse_block_options(fence.opening.info, self.path, fence.line)
+            language = fence.opening.words[0]
+            options = parse_block_options(fence.opening.info, self.path, fence.line, language)
             block = Block(
                 index=len(self.blocks),
                 line=fence.line,
                 sql="".join(fence.sql),
                 options=options,
                 in_notes=current.notes is not None,
+                language=language,
             )
             self.blocks.append(block)
             current.add_block(block)

@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 from pgslides.outcome import BlockOutcome, DeckOutcome, LateOutcome, StatementOutcome
 from pgslides.parse.deck import Block, Deck
+from pgslides.render.python import render_python_block
 from pgslides.render.statement import render_statement
 from pgslides.render.templating import highlight_sql, render_template
 
@@ -35,7 +36,9 @@ def render_deck_blocks(deck: Deck, outcome: DeckOutcome) -> dict[int, Markup]:
     """Every live block of a deck, by index, with late results placed where they finished."""
     late_of = {late.block_index: late for block in outcome.blocks for late in block.late}
     return {
-        block.index: render_block(
+        block.index: render_python_block(block, outcome.blocks[block.index])
+        if block.language == "python"
+        else render_block(
             block,
             outcome.blocks[block.index],
             prompt_default=deck.settings.prompt,

@@ -18,6 +18,7 @@ from pgslides.run.server import (
     DatabaseError,
     Server,
     connect,
+    libpq_keywords,
     mask_password,
     register_raw_text,
     secret_forms,
@@ -154,19 +155,22 @@ class DeckDatabase:
     def session(self, name: str) -> Session:
         """Session `name`, connected on first use."""
         if name not in self._sessions:
-            search_path = self.name if self.isolation == "schema" else '"$user", public'
-            read_only = self.isolation == "none"
-            conn = connect(
-                self.server,
-                self.dbname,
-                session_options(self.settings, search_path),
-                self.settings.connect_timeout_s,
-                defaults=session_defaults(read_only),
-            )
+            options, timeout_s, defaults = self._pinned()
+            conn = connect(self.server, self.dbname, options, timeout_s, defaults=defaults)
             session = Session(name, conn, self.settings.statement_timeout_ms)
             session.note_settings()
             self._sessions[name] = session
         return self._sessions[name]
+
+    def _pinned(self) -> tuple[str, int, str]:
+        search_path = self.name if self.isolation == "schema" else '"$user", public'
+        options = session_options(self.settings, search_path)
+        return options, self.settings.connect_timeout_s, session_defaults(self.isolation == "none")
+
+    def session_keywords(self) -> dict[str, Any]:
+        """What a session connects with, as libpq keywords (for the deck's Python worker)."""
+        options, timeout_s, defaults = self._pinned()
+        return libpq_keywords(self.server, self.dbname, options, timeout_s, defaults=defaults)
 
     def cancel(self) -> None:
         """Stop what every session is running, and what it would start next, in a bounded

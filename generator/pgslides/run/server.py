@@ -135,6 +135,35 @@ def connect(
     defaults: str = "",
 ) -> Any:
     """A psycopg2 connection in autocommit (as psql), returning every value as PostgreSQL text."""
+    params = libpq_keywords(
+        server, dbname, options, timeout_s, application_name=application_name, defaults=defaults
+    )
+    try:
+        conn = psycopg2.connect(**params)
+    except psycopg2.OperationalError as error:
+        message = mask_password(str(error).strip().splitlines()[0], server)
+        if "too many clients" in message or "remaining connection slots" in message:
+            # pgslides bounds jobs by the free connections at the build's start; others took
+            # some since.
+            message += "; lower jobs, or raise the server's max_connections"
+        raise DatabaseError(f"cannot connect to {server.label}: {message}") from None
+    conn.autocommit = True
+    # psycopg2 keeps only the last 50 notices in its own list; a deck may raise more.
+    conn.notices = collections.deque(maxlen=10_000)
+    register_raw_text(conn)
+    return conn
+
+
+def libpq_keywords(
+    server: Server,
+    dbname: str | None,
+    options: str = "",
+    timeout_s: int = 10,
+    *,
+    application_name: str = APPLICATION_NAME,
+    defaults: str = "",
+) -> dict[str, Any]:
+    """The keywords `connect` gives libpq (a deck's Python worker connects with the same)."""
     params = server.connect_params(dbname)
     params.setdefault("connect_timeout", timeout_s)
     for key, value in TCP_SETTINGS.items():
@@ -152,20 +181,7 @@ def connect(
     joined = " ".join(part for part in (defaults, params.get("options", ""), options) if part)
     if joined or server.private:
         params["options"] = joined
-    try:
-        conn = psycopg2.connect(**params)
-    except psycopg2.OperationalError as error:
-        message = mask_password(str(error).strip().splitlines()[0], server)
-        if "too many clients" in message or "remaining connection slots" in message:
-            # pgslides bounds jobs by the free connections at the build's start; others took
-            # some since.
-            message += "; lower jobs, or raise the server's max_connections"
-        raise DatabaseError(f"cannot connect to {server.label}: {message}") from None
-    conn.autocommit = True
-    # psycopg2 keeps only the last 50 notices in its own list; a deck may raise more.
-    conn.notices = collections.deque(maxlen=10_000)
-    register_raw_text(conn)
-    return conn
+    return params
 
 
 # Given explicitly to the private server, so that libpq takes nothing from PG* variables:

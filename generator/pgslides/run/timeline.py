@@ -34,6 +34,7 @@ from pgslides.run.execute import (
     run_setup,
 )
 from pgslides.run.locks import StableNaming, lock_graph, waiting_on
+from pgslides.run.python import PythonBlocks
 from pgslides.run.server import server_version
 
 SETUP_SESSION = "main"
@@ -63,6 +64,11 @@ class _Run:
     done: list[StatementOutcome] = field(default_factory=list)
     shown: int = 0  # statements shown in the block itself; the rest show where they finished
 
+    @property
+    def timed_out(self) -> bool:
+        last = self.done[-1] if self.done else None
+        return last is not None and last.error is not None and last.error.sqlstate in _TIMEOUTS
+
 
 @dataclass
 class _Record:
@@ -70,11 +76,6 @@ class _Record:
     waiting_for: tuple[str, ...] | None = None
     late: list[LateOutcome] = field(default_factory=list)
     problem: str | None = None
-
-
-def _timed_out(run: _Run) -> bool:
-    last = run.done[-1] if run.done else None
-    return last is not None and last.error is not None and last.error.sqlstate in _TIMEOUTS
 
 
 def run_deck(
@@ -90,11 +91,8 @@ def run_deck(
     done: list[StatementOutcome] = []
     for setup_file in setup:
         run_setup(setup_file, db.session(SETUP_SESSION), limits, done)
-    timeline = _Timeline(deck, db, limits, stop or threading.Event())
-    try:
+    with contextlib.closing(_Timeline(deck, db, limits, stop or threading.Event())) as timeline:
         timeline.run()
-    finally:
-        timeline.close()
     return timeline.outcome(version)
 
 
@@ -112,6 +110,7 @@ class _Timeline:
         self.records = {block.index: _Record() for block in deck.blocks}
         self.warnings: list[DeckWarning] = []
         self._naming = StableNaming()
+        self.python = PythonBlocks(db, deck.path, limits)
 
     # --- running ---
 
@@ -119,6 +118,9 @@ class _Timeline:
         for block in self.deck.blocks:
             if self.stop.is_set():
                 raise self._interrupted(block)
+            if block.language == "python":
+                self.python.run(block, self.stop)
+                continue
             worker = self._worker(block.options.session)
             refusal = block_refusal(block.sql, worker.session.standard_strings)
             if refusal is not None:
@@ -185,13 +187,13 @@ class _Timeline:
         while changed:
             changed = False
             for run in list(self.waiting):
-                if run.future.done() and _timed_out(run):
+                if run.future.done() and run.timed_out:
                     continue
                 if not run.future.done() and self._lock_graph(run.block).get(run.worker.pid):
                     continue
                 if self._await(run) is not None:
                     continue
-                if _timed_out(run):
+                if run.timed_out:
                     continue
                 self.waiting.remove(run)
                 record.late.append(self._late(run))
@@ -253,6 +255,7 @@ class _Timeline:
 
     def close(self) -> None:
         """Stop whatever still runs (an error left it so), and let the threads go."""
+        self.python.close()
         for worker in self.workers.values():
             worker.session.running.stop()
             worker.executor.shutdown(wait=True, cancel_futures=True)
@@ -266,6 +269,9 @@ class _Timeline:
     def outcome(self, version: str) -> DeckOutcome:
         blocks = []
         for block in self.deck.blocks:
+            if block.language == "python":
+                blocks.append(self.python.block_outcome(block))
+                continue
             record = self.records[block.index]
             run = self.runs.get(block.index)
             problem = record.problem
