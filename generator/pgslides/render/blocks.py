@@ -11,7 +11,7 @@ from pgslides.outcome import BlockOutcome, DeckOutcome, LateOutcome, StatementOu
 from pgslides.parse.deck import Block, Deck
 from pgslides.render.python import render_python_block
 from pgslides.render.statement import render_statement
-from pgslides.render.templating import highlight_sql, render_template
+from pgslides.render.templating import block_frame, highlight_sql, render_template
 
 _STATE_LABELS = {"idle": "idle", "open": "in a transaction", "failed": "in a failed transaction"}
 
@@ -70,19 +70,12 @@ def render_block(
     lates = [_late_view(late, blocks) for late in (outcome.late if outcome else ())]
     return render_template(
         "block.html",
-        session=options.session,
-        line=block.line,
-        show=options.show,
-        title=options.title,
-        show_source=options.show in ("both", "source"),
-        show_result=options.show in ("both", "result") or problem is not None,
+        **block_frame(block, problem),
         prompt=prompt,
         source_html=highlight_sql(block.sql) if not prompt else "",
         entries=entries,
         waiting_for=", ".join(waiting_for) if waiting_for else None,
         lates=lates,
-        problem=problem,
-        problem_label="Not as expected:" if options.expect != "ok" else "Unexpected error:",
     )
 
 

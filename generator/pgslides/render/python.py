@@ -13,7 +13,7 @@ from pygments.lexers.python import PythonLexer
 from pgslides.outcome import BlockOutcome, PythonTable, StatementOutcome
 from pgslides.parse.deck import Block
 from pgslides.render.statement import displayable, render_statement
-from pgslides.render.templating import highlight_sql, render_template, trusted
+from pgslides.render.templating import block_frame, highlight_sql, render_template, trusted
 
 
 def render_python_block(block: Block, outcome: BlockOutcome | None) -> Markup:
@@ -37,12 +37,7 @@ def render_python_block(block: Block, outcome: BlockOutcome | None) -> Markup:
         ]
     return render_template(
         "python_block.html",
-        session=options.session,
-        line=block.line,
-        show=options.show,
-        title=options.title,
-        show_source=options.show in ("both", "source"),
-        show_result=options.show in ("both", "result") or problem is not None,
+        **block_frame(block, problem),
         source_html=_highlight_python(block.sql),
         output=[{"stream": stream, "text": displayable(text)} for stream, text in python.output]
         if python
@@ -52,8 +47,6 @@ def render_python_block(block: Block, outcome: BlockOutcome | None) -> Markup:
         sql_list=options.sql_list,
         statements=statements,
         error=_error(python.error) if python and python.error else None,
-        problem=problem,
-        problem_label="Not as expected:" if options.expect != "ok" else "Unexpected error:",
     )
 
 

@@ -23,6 +23,22 @@ def _environment() -> Environment:
     )
 
 
+def block_frame(block: Any, problem: str | None) -> dict[str, Any]:
+    """What the template of every live block (SQL or Python) is given about the block itself:
+    its hooks (session, line, show), its caption, which parts show, and its problem box."""
+    options = block.options
+    return {
+        "session": options.session,
+        "line": block.line,
+        "show": options.show,
+        "title": options.title,
+        "show_source": options.show in ("both", "source"),
+        "show_result": options.show in ("both", "result") or problem is not None,
+        "problem": problem,
+        "problem_label": "Not as expected:" if options.expect != "ok" else "Unexpected error:",
+    }
+
+
 def render_template(name: str, **context: Any) -> Markup:
     """A template's output; autoescape has already escaped every value put into it."""
     return trusted(_template(name).render(**context).strip())

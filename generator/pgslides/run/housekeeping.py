@@ -28,7 +28,6 @@ class Housekeeper:
         self._lock = threading.Lock()
         self._running = 0  # decks running now
         self._before: frozenset[cluster.ClusterObject] | None = None  # when the first began
-        self._superuser_ran = False
         self._texts: list[str] = []  # the SQL of the decks run since the first began
         self._settings_before: frozenset[tuple[str, str, str]] | None = None
         self._sweep()
@@ -99,14 +98,16 @@ class Housekeeper:
     def _began(self, superuser: bool, sql_text: str) -> None:
         with self._lock:
             if self._running == 0:
-                self._before = self._everything()
                 self._texts = []
-                self._superuser_ran = False
+            # What appears is measured from here: from the first deck with a database_url's
+            # role; on the private server only a superuser deck leaves what no deck role owns,
+            # so from the first of those (and no catalog read for the others).
+            if self._before is None and (superuser or not self.admin.server.private):
+                self._before = self._everything()
             if superuser and self._settings_before is None:
                 self._settings_before = self._role_settings()
             self._running += 1
             self._texts.append(sql_text)
-            self._superuser_ran |= superuser
 
     def _ended(self, superuser: bool) -> list[str]:
         warnings = []
@@ -114,13 +115,11 @@ class Housekeeper:
             warnings.extend(self._reset_server_settings())
         with self._lock:
             self._running -= 1
-            if self._running or self._before is None:
+            if self._running:
                 return warnings
             before, self._before = self._before, None
             self._settings_before = None
-            # On the private server, decks that are not superusers leave nothing a deck role
-            # does not own; a database_url's role, or a superuser, leaves no such trace.
-            if self.admin.server.private and not self._superuser_ran:
+            if before is None:
                 return warnings
             try:
                 named = cluster.name_finder(self._texts)

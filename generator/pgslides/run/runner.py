@@ -94,7 +94,6 @@ class Runner:
         """
         self._stop.clear()  # a runner outlives builds under `mkdocs serve`
         self.freshness.new_build()
-        jobs = self.settings.jobs or os.cpu_count() or 1
         # Each session is a connection, with the lock monitor, the setup session, the
         # watchdog's terminating connection and pgslides' own (Admin) besides.
         self._connections_per_deck = max(
@@ -108,7 +107,7 @@ class Runner:
             except (DeckRunError, DeckError, DatabaseError) as error:
                 return error
 
-        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(decks)))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(self.jobs, len(decks)))) as pool:
             futures = [pool.submit(one, item) for item in decks]
             try:
                 results = [future.result() for future in futures]
@@ -118,6 +117,11 @@ class Runner:
                 self.interrupt()
                 raise
         return {deck.path: result for (deck, _file), result in zip(decks, results, strict=True)}
+
+    @property
+    def jobs(self) -> int:
+        """Decks run at once, as configured (0: one per CPU), before the server bounds it."""
+        return self.settings.jobs or os.cpu_count() or 1
 
     def interrupt(self) -> None:
         """Cancel every running statement; the decks stop at once and drop their databases."""
@@ -241,9 +245,7 @@ class Runner:
         )
         try:
             housekeeper, slots = self.place.housekeeping(
-                self.settings.jobs or os.cpu_count() or 1,
-                self._connections_per_deck,
-                self.notes,
+                self.jobs, self._connections_per_deck, self.notes
             )
             admin = housekeeper.admin
             if deck.settings.superuser and not (admin.server.private or admin.superuser):

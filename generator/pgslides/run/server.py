@@ -200,12 +200,13 @@ _PRIVATE_KEYWORDS = {
 _UNKEYED_VARIABLES = ("PGSERVICE", "PGSERVICEFILE", "PGTZ", "PGDATESTYLE", "PGGEQO")
 
 
-def forget_unkeyed_libpq_variables() -> list[str]:
-    """Remove from this process the libpq variables no keyword outweighs; the names removed.
+def forget_unkeyed_libpq_variables() -> None:
+    """Remove from this process the libpq variables no keyword outweighs.
 
     Called when the private server is used: this process then talks to no other server.
     """
-    return [name for name in _UNKEYED_VARIABLES if os.environ.pop(name, None) is not None]
+    for name in _UNKEYED_VARIABLES:
+        os.environ.pop(name, None)
 
 
 def register_raw_text(conn: Any) -> None:
