@@ -26,7 +26,7 @@ from pgslides.report import deck_problems
 from pgslides.run.admin import Admin
 from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import ExecutionError, RunLimits
-from pgslides.run.server import Server
+from pgslides.run.server import Server, connect
 from pgslides.run.timeline import run_deck
 from sites import BIN, database_url, log_messages, make_site, mkdocs_build, parse_html
 
@@ -49,6 +49,22 @@ def workers_of(pid: int) -> list[psutil.Process]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return found
+
+
+def databases_of(pg_server: Server, pid: int) -> list[str]:
+    """The databases and roles the build of process `pid` made that are still there."""
+    like = f"pgslides\\_%\\_{pid}\\_%"
+    conn = connect(pg_server, None)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s"
+                " UNION ALL SELECT rolname FROM pg_roles WHERE rolname LIKE %s",
+                (like, like),
+            )
+            return [name for (name,) in cur.fetchall()]
+    finally:
+        conn.close()
 
 
 def workers() -> list[psutil.Process]:
@@ -445,6 +461,7 @@ def test_no_worker_outlives_a_build_that_succeeds_or_gets_sigint(tmp_path: Any, 
     assert proc.returncode == 0, err
     assert "awake" in quick.page("deck.md").find("pre", class_="python-output").text
     assert workers_of(proc.pid) == []
+    assert databases_of(pg_server, proc.pid) == []
 
     sleepy = make_site(
         tmp_path / "sleepy", {"deck.md": SLEEPY_PYTHON}, database_url=url, cache_dir=""
@@ -462,6 +479,7 @@ def test_no_worker_outlives_a_build_that_succeeds_or_gets_sigint(tmp_path: Any, 
         assert "Traceback" not in err
         assert not worker.is_running() or worker.status() == "zombie"
         assert workers_of(proc.pid) == []
+        assert databases_of(pg_server, proc.pid) == []
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -582,3 +600,56 @@ def test_a_statement_of_a_stopped_worker_does_not_run_on(pg_server: Server):
     )
     assert outcome.blocks[0].problem is not None
     assert outcome.blocks[1].statements[0].rows == (("0",),)
+
+
+RAW_DBAPI = """
+```sql exec
+CREATE TABLE t (id int, label text);
+```
+
+```python exec
+import psycopg2.extras
+
+connection = engine.raw_connection()
+try:
+    cursor = connection.cursor()
+    cursor.execute("INSERT INTO t VALUES (%s, %s)", (1, "one"))
+    psycopg2.extras.execute_values(cursor, "INSERT INTO t VALUES %s", [(2, "two")])
+    named = connection.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+    named.execute("SELECT label FROM t WHERE id = %(id)s", {"id": 2})
+    print(dict(named.fetchone()))
+    connection.commit()
+finally:
+    connection.close()
+```
+"""
+
+
+def test_the_sql_sent_through_a_raw_connection_is_listed_too(pg_server: Server):
+    _deck, outcome = run(pg_server, RAW_DBAPI)
+    python = outcome.blocks[1].python
+    assert python is not None
+    assert python.error is None, python.error
+    assert python.output == (("stdout", "{'label': 'two'}\n"),)
+    assert python.sql == (
+        ("INSERT INTO t VALUES (%s, %s)", "(1, 'one')"),
+        ("INSERT INTO t VALUES (2,'two')", None),  # execute_values sends its values inline
+        ("SELECT label FROM t WHERE id = %(id)s", "{'id': 2}"),
+    )
+
+
+def test_a_block_holding_more_connections_than_its_pool_fails_plainly(pg_server: Server):
+    started = time.monotonic()
+    deck, outcome = run(
+        pg_server,
+        """
+        ```python exec
+        held = [engine.connect() for _ in range(6)]
+        ```
+        """,
+    )
+    assert 5 <= time.monotonic() - started < 15
+    (problem,) = deck_problems(deck, outcome)
+    assert str(problem).startswith(
+        f"{PATH}:2: TimeoutError: QueuePool limit of size 5 overflow 0 reached"
+    )

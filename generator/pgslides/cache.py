@@ -35,6 +35,8 @@ class CacheKeyParts:
     statement_timeout_ms: int
     setup: tuple[tuple[str, str], ...]  # (path, contents) of each setup file, in order
     superuser: bool = False  # the deck runs as a superuser
+    # What Python blocks run with (a new SQLAlchemy can send other SQL); empty: no Python.
+    python_libraries: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ _INPUT_NAMES = {
     "setup": "setup files changed",
     "settings": "settings changed",
     "pgslides": "pgslides version changed",
+    "python": "Python libraries changed",
 }
 
 
@@ -116,12 +119,15 @@ def cache_inputs(deck: Deck, parts: CacheKeyParts) -> dict[str, str]:
         | ({} if block.language == "sql" else {"language": block.language})
         for block in deck.blocks
     ]
-    return {
+    inputs = {
         "blocks": _hash(blocks),
         "setup": _hash([list(item) for item in parts.setup]),
         "settings": _hash(settings),
         "pgslides": parts.package_version,
     }
+    if parts.python_libraries:  # only for decks with Python blocks: other keys stay as they were
+        inputs["python"] = parts.python_libraries
+    return inputs
 
 
 def cache_key(deck: Deck, parts: CacheKeyParts) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pgslides.outcome import BlockOutcome, DeckOutcome, StatementOutcome
+from pgslides.outcome import BlockOutcome, DeckOutcome, PythonOutcome, StatementOutcome
 from pgslides.parse.deck import Deck
 
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
@@ -33,7 +33,45 @@ def outcome_drift(deck: Deck, stored: DeckOutcome, fresh: DeckOutcome) -> list[s
             problems.append(
                 f"{deck.path}:{new_block.line}: the block ran a different number of statements"
             )
+        if old_block.python is not None or new_block.python is not None:
+            difference = python_difference(old_block.python, new_block.python)
+            if difference:
+                problems.append(
+                    f"{deck.path}:{new_block.line}: output differs from the cache: {difference}"
+                )
     return problems
+
+
+def python_difference(old: PythonOutcome | None, new: PythonOutcome | None) -> str | None:
+    """What changed between two outcomes of one Python block, in a few words; None if nothing.
+
+    The traceback's text is left out: its line numbers move with the prose, its frames with
+    the code, and the exception's class and message already say what matters."""
+    old, new = old or PythonOutcome(), new or PythonOutcome()
+    old_error = _python_error(old)
+    new_error = _python_error(new)
+    checks = (
+        (old_error != new_error, f"was {old_error!r}, now {new_error!r}"),
+        (old.output != new.output, "what it printed changed"),
+        ((old.value, old.value_table) != (new.value, new.value_table), "its value changed"),
+        (old.shown != new.shown, "the tables it showed changed"),
+        (
+            len(old.sql) != len(new.sql),
+            f"it sent {len(old.sql)} statements before, {len(new.sql)} now",
+        ),
+        (old.sql != new.sql, "the SQL it sent changed"),
+    )
+    return next((message for differs, message in checks if differs), None)
+
+
+def _python_error(outcome: PythonOutcome) -> str:
+    if outcome.stopped is not None:
+        return outcome.stopped
+    error = outcome.error
+    if error is None:
+        return "no exception"
+    said = f"{error.exception}: {error.message}".splitlines()[0]
+    return f"{said} ({error.sqlstate})" if error.sqlstate else said
 
 
 def statement_difference(old: StatementOutcome, new: StatementOutcome) -> str | None:

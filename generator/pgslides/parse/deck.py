@@ -64,6 +64,10 @@ class Deck:
         """Every live block in file order, those in speaker notes included."""
         return tuple(block for slide in self.slides for block in slide.all_blocks)
 
+    @property
+    def has_python(self) -> bool:
+        return any(block.language == "python" for block in self.blocks)
+
 
 def read_deck(path: Path, display_path: str | None = None, source: str = "") -> Deck:
     """Read and parse a deck file; display_path is how messages name it, source its path in

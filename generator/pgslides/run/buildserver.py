@@ -7,9 +7,29 @@ import contextlib
 import threading
 
 from pgslides.errors import Problem
+from pgslides.parse.deck import Deck
 from pgslides.run.embedded import EmbeddedServer
 from pgslides.run.housekeeping import Housekeeper
+from pgslides.run.python import PYTHON_POOL_SIZE
 from pgslides.run.server import Server, server_from_url
+
+# Besides its sessions, a deck holds the lock monitor, the setup session, the watchdog's
+# terminating connection and pgslides' own (Admin).
+_CONNECTIONS_BESIDES_SESSIONS = 4
+
+
+def connections_per_deck(decks: list[Deck]) -> int:
+    """The most connections one of `decks` can hold at once: one per session, its Python
+    blocks' pool, and pgslides' own."""
+    return max(
+        (
+            len({block.options.session for block in deck.blocks if block.language == "sql"})
+            + (PYTHON_POOL_SIZE if deck.has_python else 0)
+            + _CONNECTIONS_BESIDES_SESSIONS
+            for deck in decks
+        ),
+        default=_CONNECTIONS_BESIDES_SESSIONS,
+    )
 
 
 class BuildServer:

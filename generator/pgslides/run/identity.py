@@ -1,4 +1,5 @@
-"""Which server a build is configured for, and which one made an outcome, without starting one.
+"""Which server a build is configured for, and which one made an outcome, without starting one;
+which Python libraries a deck's Python blocks run with.
 
 The embedded server's version is its binary's (`postgres --version`), a URL's is one short
 connection; a server that cannot say who it is is Unreachable, which makes a frozen build.
@@ -10,8 +11,12 @@ import importlib.util
 import os
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import psycopg2
+import sqlalchemy
 
 from pgslides.cache import ServerIdentity, short_version
 from pgslides.outcome import DeckOutcome
@@ -89,3 +94,11 @@ def identity_of(url: str, outcome: DeckOutcome) -> ServerIdentity | None:
     if url:
         return url_identity(url, outcome.server_version)
     return ServerIdentity(kind="embedded", version=short_version(outcome.server_version))
+
+
+def python_libraries() -> str:
+    """What a deck's Python blocks run with: `python 3.11, sqlalchemy 2.1.9, psycopg2 2.9.13`."""
+    python = ".".join(str(part) for part in sys.version_info[:2])
+    # "2.9.13 (dt dec pq3 ext lo64)"; the stubs do not declare it.
+    psycopg2_version = str(getattr(psycopg2, "__version__", "unknown")).split()[0]
+    return f"python {python}, sqlalchemy {sqlalchemy.__version__}, psycopg2 {psycopg2_version}"

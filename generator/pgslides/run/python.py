@@ -31,6 +31,9 @@ from pgslides.run.server import mask_password
 TERMINATE_GRACE_S = 0.5  # between SIGTERM and SIGKILL
 _POLL_S = 0.1  # how often a wait looks at the interrupt flag
 _START_TIMEOUT_S = 60.0
+# Connections a deck's `engine` may hold at once (two Sessions on a slide, a raw connection):
+# counted in the deck's share of the server's connections. One more waits, then fails.
+PYTHON_POOL_SIZE = 5
 
 
 class PythonInterruptedError(Exception):
@@ -69,6 +72,7 @@ class PythonWorker:
         # Named after the process: its backends can be ended once it is stopped mid-block.
         connect["application_name"] = _application_name(self.process.pid)
         config = {"path": self.path, "max_rows": self.max_rows, "connect": connect}
+        config["pool_size"] = PYTHON_POOL_SIZE
         self._send(config)
         ready = self._receive(_START_TIMEOUT_S, stop)
         if isinstance(ready, str):

@@ -18,10 +18,12 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 _ORPHAN_CHECK_S = 0.5
+_POOL_TIMEOUT_S = 5.0  # a block that wants more connections than its pool fails soon, plainly
 
 
 class _Stream:
@@ -51,7 +53,7 @@ class Namespace:
     """One deck's namespace: `engine`, `url`, `show`, and what its blocks defined."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        from sqlalchemy import create_engine, event
+        from sqlalchemy import create_engine
         from sqlalchemy.engine import URL
 
         self.path: str = config["path"]
@@ -66,10 +68,18 @@ class Namespace:
             password=params.pop("password", None),
             database=params.pop("dbname", None),
         )
-        engine = create_engine(url, connect_args=params)
+        self.recording = False
+        params["connection_factory"] = _recording_connection(self._record)
+        engine = create_engine(
+            url,
+            connect_args=params,
+            pool_size=config["pool_size"],
+            max_overflow=0,
+            pool_timeout=_POOL_TIMEOUT_S,
+        )
         with engine.connect():
             pass  # the dialect's first-connect queries, before anything is recorded
-        event.listen(engine, "before_cursor_execute", self._record)
+        self.recording = True
         self.globals: dict[str, Any] = {
             "__name__": "__main__",
             "engine": engine,
@@ -77,8 +87,9 @@ class Namespace:
             "show": self.show,
         }
 
-    def _record(self, conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
-        self.sql.append([statement, None if not parameters else repr(parameters)])
+    def _record(self, statement: str, parameters: Any) -> None:
+        if self.recording:
+            self.sql.append([statement, None if not parameters else repr(parameters)])
 
     def show(self, value: Any) -> None:
         """Show a SQLAlchemy Result or a list of rows or mappings as a result table."""
@@ -186,6 +197,54 @@ class Namespace:
         found["detail"] = getattr(diag, "message_detail", None)
         found["hint"] = getattr(diag, "message_hint", None)
         return found
+
+
+def _recording_connection(record: Callable[[str, Any], None]) -> type:
+    """A psycopg2 connection class whose cursors, of any cursor_factory, tell `record` each
+    statement they send: through the engine, a raw connection or psycopg2.extras alike."""
+    import psycopg2.extensions
+
+    made: dict[Any, type] = {}
+
+    def recording(factory: Any) -> type:
+        if factory not in made:
+            name = f"Recording{factory.__name__}"
+            made[factory] = type(name, (_Recording, factory), {"record": staticmethod(record)})
+        return made[factory]
+
+    class RecordingConnection(psycopg2.extensions.connection):
+        def cursor(self, *args: Any, **kwargs: Any) -> Any:
+            factory = kwargs.get("cursor_factory") or self.cursor_factory
+            kwargs["cursor_factory"] = recording(factory or psycopg2.extensions.cursor)
+            return super().cursor(*args, **kwargs)
+
+    return RecordingConnection
+
+
+class _Recording:
+    """Mixed into a psycopg2 cursor class: each statement is recorded before it is sent."""
+
+    record: Callable[[str, Any], None]
+
+    def _text(self, query: Any) -> str:
+        if isinstance(query, bytes):
+            return query.decode("utf-8", "replace")
+        if hasattr(query, "as_string"):  # psycopg2.sql.Composed
+            return str(query.as_string(self))
+        return str(query)
+
+    def execute(self, query: Any, vars: Any = None) -> Any:
+        self.record(self._text(query), vars)
+        return super().execute(query, vars)  # type: ignore[misc]
+
+    def executemany(self, query: Any, vars_list: Any) -> Any:
+        vars_list = list(vars_list)
+        self.record(self._text(query), vars_list)
+        return super().executemany(query, vars_list)  # type: ignore[misc]
+
+    def copy_expert(self, sql: Any, file: Any, *args: Any) -> Any:
+        self.record(self._text(sql), None)
+        return super().copy_expert(sql, file, *args)  # type: ignore[misc]
 
 
 def _is_number(value: Any) -> bool:

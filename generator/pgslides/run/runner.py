@@ -22,7 +22,7 @@ from pgslides.errors import DeckError, Problem
 from pgslides.outcome import DeckOutcome, DeckResult
 from pgslides.parse.deck import Deck
 from pgslides.report import deck_problems
-from pgslides.run.buildserver import BuildServer
+from pgslides.run.buildserver import BuildServer, connections_per_deck
 from pgslides.run.database import (
     DatabaseError,
     DeckDatabase,
@@ -39,7 +39,7 @@ from pgslides.run.execute import (
     read_setup_files,
 )
 from pgslides.run.freshness import Freshness
-from pgslides.run.identity import identity_of
+from pgslides.run.identity import identity_of, python_libraries
 from pgslides.run.timeline import run_deck
 from pgslides.settings import PLUGIN_DEFAULTS, DeckPlan, deck_plan
 
@@ -94,12 +94,7 @@ class Runner:
         """
         self._stop.clear()  # a runner outlives builds under `mkdocs serve`
         self.freshness.new_build()
-        # Each session is a connection, with the lock monitor, the setup session, the
-        # watchdog's terminating connection and pgslides' own (Admin) besides.
-        self._connections_per_deck = max(
-            (len({block.options.session for block in deck.blocks}) + 4 for deck, _ in decks),
-            default=4,
-        )
+        self._connections_per_deck = connections_per_deck([deck for deck, _file in decks])
 
         def one(item: tuple[Deck, Path]) -> DeckResult | Exception:
             try:
@@ -218,6 +213,7 @@ class Runner:
             max_rows=plan.max_rows,
             statement_timeout_ms=plan.statement_timeout_ms,
             superuser=deck.settings.superuser,
+            python_libraries=python_libraries() if deck.has_python else "",
             # Named as the deck names them, so the key is the same wherever the build runs.
             setup=tuple(
                 (name, item.sql) for name, item in zip(deck.settings.setup, setup, strict=True)
