@@ -653,3 +653,43 @@ def test_a_block_holding_more_connections_than_its_pool_fails_plainly(pg_server:
     assert str(problem).startswith(
         f"{PATH}:2: TimeoutError: QueuePool limit of size 5 overflow 0 reached"
     )
+
+
+def test_the_deck_is_main_and_keeps_its_own_future_flags(pg_server: Server):
+    # The worker's `from __future__ import annotations` must not leak into the deck, and a
+    # class's module must be findable: SQLAlchemy's declarative models depend on both.
+    _deck, outcome = run(
+        pg_server,
+        """
+        ```sql exec
+        CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL);
+        INSERT INTO notes VALUES (1, 'kept');
+        ```
+
+        ```python exec
+        import sys
+        from sqlalchemy import select
+        from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+        class Base(DeclarativeBase):
+            pass
+
+        class Note(Base):
+            __tablename__ = "notes"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            body: Mapped[str]
+
+        def f(x: int) -> None: ...
+
+        print(f.__annotations__["x"] is int, sys.modules[Note.__module__].Note is Note)
+        with Session(engine) as session:
+            bodies = session.scalars(select(Note.body)).all()
+        bodies
+        ```
+        """,
+    )
+    python = outcome.blocks[1].python
+    assert python is not None
+    assert python.error is None, python.error
+    assert python.output == (("stdout", "True True\n"),)
+    assert python.value == "['kept']"

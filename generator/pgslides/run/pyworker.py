@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -80,12 +81,12 @@ class Namespace:
         with engine.connect():
             pass  # the dialect's first-connect queries, before anything is recorded
         self.recording = True
-        self.globals: dict[str, Any] = {
-            "__name__": "__main__",
-            "engine": engine,
-            "url": engine.url,
-            "show": self.show,
-        }
+        # The deck is the program's __main__, as a script is: what looks a class's module up
+        # in sys.modules (SQLAlchemy's and dataclasses' annotations, pickle) finds the deck.
+        deck = types.ModuleType("__main__")
+        deck.__dict__.update(engine=engine, url=engine.url, show=self.show)
+        sys.modules["__main__"] = deck
+        self.globals: dict[str, Any] = deck.__dict__
 
     def _record(self, statement: str, parameters: Any) -> None:
         if self.recording:
@@ -166,11 +167,13 @@ class Namespace:
         last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         body = tree.body[:-1] if last is not None else tree.body
         # The deck's own code, with the author's rights, as any build script (README).
-        exec(compile(ast.Module(body, type_ignores=[]), self.path, "exec"), self.globals)  # noqa: S102
+        # dont_inherit: this module's `from __future__ import annotations` is not the deck's.
+        module = compile(ast.Module(body, type_ignores=[]), self.path, "exec", dont_inherit=True)
+        exec(module, self.globals)  # noqa: S102
         if last is None:
             return None
-        expression = ast.Expression(last.value)
-        return eval(compile(expression, self.path, "eval"), self.globals)  # noqa: S307
+        expression = compile(ast.Expression(last.value), self.path, "eval", dont_inherit=True)
+        return eval(expression, self.globals)  # noqa: S307
 
     def _error(self, error: BaseException, first_line: int) -> dict[str, Any]:
         kind = type(error)
