@@ -28,7 +28,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DECK = "what-could-possibly-go-wrong.html"
-SLIDES = 46
+SLIDES = 62
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -632,7 +632,7 @@ def test_repository_site_builds_strict(tmp_path: Path):
     assert completed.returncode == 0, completed.stderr
     assert "Traceback" not in completed.stderr
     page = Site(tmp_path).page("what-could-possibly-go-wrong.md")
-    assert len(page.find_all("section", "slide")) == 46
+    assert len(page.find_all("section", "slide")) == 62
     block = page.block(fence_line(deck.read_text(encoding="utf-8"), "expect=42601"))
     error = block.find(class_="sql-error")
     assert error.attrs["data-sqlstate"] == "42601"
@@ -645,8 +645,46 @@ def test_repository_site_builds_strict(tmp_path: Path):
     assert [cell.text for cell in index.find("tbody").find_all("td")] == [
         "What could possibly go wrong?",
         "PostgreSQL and Python",
-        "46",
+        "62",
     ]
+    check_the_talks_python_section(page, deck.read_text(encoding="utf-8"))
+
+
+def python_fence_line(text: str, marker: str) -> int:
+    """The line of the ```python exec fence of the one block whose source has marker."""
+    lines = text.splitlines()
+    (found,) = [number for number, line in enumerate(lines) if marker in line]
+    return next(
+        number + 1 for number in range(found, -1, -1) if lines[number].startswith("```python exec")
+    )
+
+
+def check_the_talks_python_section(page: Node, text: str) -> None:
+    """What the Python slides claim, as the build ran them."""
+    lost, fixed = (
+        page.block(python_fence_line(text, marker)).find("pre", "python-output").text
+        for marker in ("a.balance += 10", "a.balance = Account.balance + 10")
+    )
+    had, should, has = map(int, re.findall(r"-?\d+", lost))
+    assert (should, has) == (had + 30, had + 20)  # alice's deposit is lost
+    had, should, has = map(int, re.findall(r"-?\d+", fixed))
+    assert should == has == had + 30
+    n_plus_one, selectin = (
+        page.block(python_fence_line(text, marker)).find("div", "python-sql")
+        for marker in ("sql=count", "selectinload(User.comments)")
+    )
+    assert (n_plus_one.attrs["data-statements"], selectin.attrs["data-statements"]) == ("5", "2")
+    injected, bound = (
+        page.block(python_fence_line(text, marker)).find("table", "sql-result")
+        for marker in ("show(conn.exec_driver_sql(query))", "show(conn.execute(")
+    )
+    assert len(injected.find("tbody").find_all("tr")) == 4  # every user
+    assert bound.find_all("tbody") == [] or bound.find("tbody").find_all("tr") == []
+    error = page.block(python_fence_line(text, "expect=IntegrityError")).find("div", "python-error")
+    assert (error.attrs["data-exception"], error.attrs["data-sqlstate"]) == (
+        "IntegrityError",
+        "23503",
+    )
 
 
 # --- the password ---------------------------------------------------------------------------
