@@ -448,7 +448,9 @@ def start_build(root: Any) -> subprocess.Popen[str]:
     )
 
 
-def test_no_worker_outlives_a_build_that_succeeds_or_gets_sigint(tmp_path: Any, pg_server: Server):
+def test_no_worker_or_database_outlives_a_build_that_succeeds_fails_or_gets_sigint(
+    tmp_path: Any, pg_server: Server
+):
     url = database_url(pg_server)
     quick = make_site(
         tmp_path / "quick",
@@ -460,6 +462,19 @@ def test_no_worker_outlives_a_build_that_succeeds_or_gets_sigint(tmp_path: Any, 
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "awake" in quick.page("deck.md").find("pre", class_="python-output").text
+    assert workers_of(proc.pid) == []
+    assert databases_of(pg_server, proc.pid) == []
+
+    failing = make_site(
+        tmp_path / "failing",
+        {"deck.md": SLEEPY_PYTHON.replace("time.sleep(60)", "1 / 0")},
+        database_url=url,
+        cache_dir="",
+    )
+    proc = start_build(failing.root)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert "slides/deck.md:9: ZeroDivisionError: division by zero" in err
     assert workers_of(proc.pid) == []
     assert databases_of(pg_server, proc.pid) == []
 
