@@ -95,6 +95,8 @@ def test_any_change_to_blocks_or_options_changes_the_key(edit):
         lambda t: t.replace("show=result", 'show=result title="A caption"'),
         lambda t: t.replace("show=result", "show=result format=expanded"),
         lambda t: t.replace("show=result", "show=result prompt=true"),
+        lambda t: t.replace("show=result", "show=result steps=statements"),
+        lambda t: t.replace("show=result", 'show=result hl="1|2"'),
     ],
 )
 def test_options_that_only_change_the_view_keep_the_key(edit):

@@ -137,6 +137,27 @@ PYTHON_EXPECT = Kind(
     _python_expect,
 )
 SQL_LIST_CHOICES = ("show", "count", "hide")
+STEPS_CHOICES = ("statements",)
+THEME_CHOICES = ("dark", "light", "auto")
+_LINE_LIST = r"\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*"
+_HL = re.compile(rf"^{_LINE_LIST}(?:\|{_LINE_LIST})*$")
+
+
+def _hl(value: Any) -> str:
+    # Line steps: groups of line numbers and ranges, `|` between steps: 1-2|3|4,6
+    if not isinstance(value, str) or not _HL.match(value):
+        raise SettingError
+    for group in value.split("|"):
+        for item in group.split(","):
+            first, _, last = item.partition("-")
+            if int(first) < 1 or (last and int(last) < int(first)):
+                raise SettingError
+    return value
+
+
+HL = Kind(
+    "expected line steps like 1-2|3|4,6 (lines from 1, ranges low-high, | between steps)", _hl
+)
 
 
 @dataclass(frozen=True)
@@ -180,6 +201,8 @@ BLOCK_OPTIONS = (
     Option("title", TEXT, None, "A caption over the source.", "view"),
     Option("grace", DURATION, 200, "How long a statement runs before a lock wait shows."),
     Option("prompt", BOOLEAN, None, "psql prompts; None: the deck's prompt.", "view"),
+    Option("steps", choice(*STEPS_CHOICES), None, "statements: one step each.", "view"),
+    Option("hl", HL, None, "Line-highlight steps, like 1-2|3|4.", "view"),
 )
 
 # A ```python exec``` block's options (SPEC "Python blocks"); timeout: statement_timeout × 3.
@@ -189,6 +212,7 @@ PYTHON_BLOCK_OPTIONS = (
     Option("timeout", DURATION, None, "Wall-clock limit; None: statement_timeout × 3."),
     Option("sql", choice(*SQL_LIST_CHOICES), "show", "The SQL the block sent.", "view"),
     Option("title", TEXT, None, "A caption over the source.", "view"),
+    Option("hl", HL, None, "Line-highlight steps, like 1-2|3|4.", "view"),
 )
 
 PLUGIN_DEFAULTS = {option.name: option.default for option in PLUGIN_OPTIONS}

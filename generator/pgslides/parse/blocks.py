@@ -27,6 +27,8 @@ class BlockOptions:
     grace_ms: int = 200  # how long a statement may run before a lock wait shows
     prompt: bool | None = None  # None: the deck's `prompt` setting
     sql_list: str = "show"  # a Python block's `sql`: show, count or hide the SQL it sent
+    steps: str | None = None  # "statements": each statement with its output is a step
+    hl: str | None = None  # line-highlight steps, e.g. "1-2|3|4"
 
     def run_options(self) -> dict[str, Any]:
         """The options that change what runs: the ones a cached outcome depends on."""
@@ -77,6 +79,13 @@ def parse_block_options(info: str, path: str, line: int, language: str = "sql") 
     values, errors = validate(PYTHON_BLOCK_OPTIONS if python else BLOCK_OPTIONS, raw)
     if errors:
         raise DeckError(path, line, errors[0][1])
+    if values.get("steps") and values.get("hl"):
+        raise DeckError(
+            path,
+            line,
+            "hl= highlights the block's source as one piece, which steps=statements splits "
+            "by statement: use one or the other",
+        )
     return BlockOptions(**{_FIELDS.get(name, name): value for name, value in values.items()})
 
 

@@ -10,7 +10,12 @@ from typing import Any
 
 from pgslides.errors import DeckError, Problem
 from pgslides.parse.blocks import Block, BlockOptions
-from pgslides.parse.frontmatter import DeckSettings, deck_settings, split_front_matter
+from pgslides.parse.frontmatter import (
+    DeckSettings,
+    deck_presenting,
+    deck_settings,
+    split_front_matter,
+)
 from pgslides.parse.slides import PLACEHOLDER, Slide, Splitter
 from pgslides.settings import (
     BLOCK_OPTION_NAMES,
@@ -53,6 +58,8 @@ class Deck:
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
     source: str = ""  # its path in the docs directory (talk.md): the same wherever one runs
     warnings: tuple[Problem, ...] = ()  # found while parsing: a mistyped fence, say
+    duration_s: int | None = None  # front matter `duration:`, for the presenter's countdown
+    theme: str | None = None  # front matter `theme:` (dark, light, auto)
 
     @property
     def name(self) -> str:
@@ -90,6 +97,7 @@ def parse_deck(text: str, path: str) -> Deck:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     front = split_front_matter(text, path)
     settings = deck_settings(front.meta, text, path, front.setup_lines)
+    duration_s, theme = deck_presenting(front.meta, text, path)
     splitter = Splitter(path)
     slides = splitter.split(front.body, front.lines + 1)
     title = str(front.meta.get("title") or _first_heading(slides) or Path(path).stem)
@@ -102,6 +110,8 @@ def parse_deck(text: str, path: str) -> Deck:
         slides=tuple(slides),
         meta=front.meta,
         warnings=tuple(splitter.warnings),
+        duration_s=duration_s,
+        theme=theme,
     )
 
 

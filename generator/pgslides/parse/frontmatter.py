@@ -9,7 +9,15 @@ from typing import Any
 import yaml
 
 from pgslides.errors import DeckError
-from pgslides.settings import DECK_OPTION_NAMES, DECK_OPTIONS, validate
+from pgslides.settings import (
+    DECK_OPTION_NAMES,
+    DECK_OPTIONS,
+    DURATION,
+    THEME_CHOICES,
+    SettingError,
+    choice,
+    validate,
+)
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 # A blank line, then a Markdown heading: YAML reads `# Title` as a comment...
@@ -183,3 +191,22 @@ def deck_settings(
         superuser_line=front_matter_line(text, "superuser"),
         setup_lines=setup_lines,
     )
+
+
+def deck_presenting(meta: dict[str, Any], text: str, path: str) -> tuple[int | None, str | None]:
+    """The front matter's `duration:` (in seconds, for the presenter's countdown) and
+    `theme:` (dark, light or auto), validated; DeckError names the line."""
+    found: list[Any] = []
+    for key, kind in (("duration", DURATION), ("theme", choice(*THEME_CHOICES))):
+        value = meta.get(key)
+        if value is None:
+            found.append(None)
+            continue
+        try:
+            found.append(kind(value))
+        except SettingError as error:
+            raise DeckError(
+                path, front_matter_line(text, key), f"bad value {value!r} for {key}; {error}"
+            ) from None
+    duration, theme = found
+    return (None if duration is None else round(duration / 1000)), theme

@@ -15,6 +15,7 @@ from functools import cached_property
 from pgslides.errors import DeckError, Problem
 from pgslides.parse.blocks import Block, parse_block_options
 from pgslides.parse.fences import FenceOpening, fence_opening, live_block_typo
+from pgslides.parse.slidesyntax import hl_fence_info, layout_of
 
 # The language of the fence that stands for live block N on the page: ```pgslides block="N"
 PLACEHOLDER = "pgslides"
@@ -22,7 +23,8 @@ PLACEHOLDER = "pgslides"
 _SEPARATOR = re.compile(r"^---[ \t]*$")
 _LINE = re.compile(r"[^\n]*\n|[^\n]+$")
 _NOTES = re.compile(r"^\?\?\?[ \t]*$")
-_COLUMNS = re.compile(r"^[ \t]*<!--[ \t]*columns[ \t]*-->[ \t]*$", re.MULTILINE)
+_COLUMNS = re.compile(r"^[ \t]*<!--[ \t]*columns(?:[ \t]+steps)?[ \t]*-->[ \t]*$", re.MULTILINE)
+_COLUMNS_STEPS = re.compile(r"^[ \t]*<!--[ \t]*columns[ \t]+steps[ \t]*-->[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Slide:
     markdown: str = ""  # the body as the page's Markdown: live blocks as placeholders
     notes_markdown: str | None = None  # the notes likewise
     notes_blocks: tuple[Block, ...] = ()  # live blocks in the notes (they run, in order)
+    layout: str | None = None  # <!-- layout: NAME -->
+    hl_fences: int = 0  # plain fences with hl= (their HTML carries data-pgslides-hl)
 
     @property
     def blocks(self) -> tuple[Block, ...]:
@@ -50,6 +54,13 @@ class Slide:
         """Whether the slide asks for its blocks side by side, a column per session."""
         return any(
             isinstance(part, str) and _COLUMNS.search(part) is not None for part in self.parts
+        )
+
+    @property
+    def timeline_steps(self) -> bool:
+        """`<!-- columns steps -->`: each block of the columns grid is a step."""
+        return any(
+            isinstance(part, str) and _COLUMNS_STEPS.search(part) is not None for part in self.parts
         )
 
     @property
@@ -96,6 +107,8 @@ class _SlideBuilder:
     markdown: list[str] = field(default_factory=list)
     notes_markdown: list[str] = field(default_factory=list)
     notes_blocks: list[Block] = field(default_factory=list)
+    layout: str | None = None
+    hl_fences: int = 0
 
     def add(self, line: str, markdown: str | None = None, *, text: bool = True) -> None:
         """A line: as written (text=False for a live block's own lines, which are not
@@ -136,6 +149,8 @@ class _SlideBuilder:
             markdown="".join(self.markdown),
             notes_markdown=None if notes is None else "".join(self.notes_markdown),
             notes_blocks=tuple(self.notes_blocks),
+            layout=self.layout,
+            hl_fences=self.hl_fences,
         )
 
 
@@ -180,6 +195,7 @@ class Splitter:
                     current.flush_text()
                     current.notes = []
                 else:
+                    self._layout(stripped, number, current)
                     current.add(line)
             # Blank as Markdown sees it: spaces and tabs only (a no-break space is text).
             previous_blank = stripped.strip(" \t") == ""
@@ -215,9 +231,21 @@ class Splitter:
             )
             # Shown as plain code of that language, so Markdown sees a fence where we do.
             current.add(line, opening.rewritten(intended.split()[0]))
+        elif "hl=" in opening.info:
+            current.add(line, self._hl_fence(opening, number))
+            if current.notes is None:
+                current.hl_fences += 1
         else:
             current.add(line)
         return _Fence(opening, number, live=False)
+
+    def _layout(self, line: str, number: int, current: _SlideBuilder) -> None:
+        layout = layout_of(line, self.path, number)
+        if layout is not None and current.notes is None:
+            current.layout = layout
+
+    def _hl_fence(self, opening: FenceOpening, number: int) -> str:
+        return opening.rewritten(hl_fence_info(opening.info, self.path, number))
 
     def _inside_fence(self, fence: _Fence, line: str, current: _SlideBuilder) -> _Fence | None:
         """Take one line inside a fence; None once the line closes it."""

@@ -11,7 +11,8 @@ from pgslides.outcome import BlockOutcome, DeckOutcome, LateOutcome, StatementOu
 from pgslides.parse.deck import Block, Deck
 from pgslides.render.python import render_python_block
 from pgslides.render.statement import render_statement
-from pgslides.render.templating import block_frame, highlight_sql, render_template
+from pgslides.render.steps import highlight_block_source
+from pgslides.render.templating import block_frame, highlight_sql, render_template, trusted
 
 _STATE_LABELS = {"idle": "idle", "open": "in a transaction", "failed": "in a failed transaction"}
 
@@ -65,18 +66,26 @@ def render_block(
     statements = outcome.statements if outcome is not None else ()
     prompt = options.prompt if options.prompt is not None else prompt_default
     prompt = prompt and options.show in ("both", "source")
+    # steps=statements: laid out as with prompt=true, each statement's pair one step.
+    stepped = options.steps == "statements"
+    per_statement = prompt or (stepped and options.show in ("both", "source"))
     waiting_for = outcome.waiting_for if outcome is not None else None
-    entries = _entries(block, statements, prompt, late_of or {})
+    entries = _entries(block, statements, per_statement, late_of or {})
     lates = [_late_view(late, blocks) for late in (outcome.late if outcome else ())]
-    return render_template(
+    html = render_template(
         "block.html",
         **block_frame(block, problem),
         prompt=prompt,
-        source_html=highlight_sql(block.sql) if not prompt else "",
+        per_statement=per_statement,
+        stepped=stepped,
+        source_html=highlight_sql(block.sql) if not per_statement else "",
         entries=entries,
         waiting_for=", ".join(waiting_for) if waiting_for else None,
         lates=lates,
     )
+    if options.hl and not per_statement:
+        return trusted(highlight_block_source(str(html), options.hl))
+    return html
 
 
 def _entries(

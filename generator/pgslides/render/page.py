@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 from pgslides.errors import Problem
 from pgslides.parse.deck import PLACEHOLDER, Block, Deck
 from pgslides.render.blocks import columns_html
+from pgslides.render.layout import unfold
 from pgslides.render.templating import render_template, trusted
 
 _MARKER = re.compile(r"<!--pgslides:(?P<kind>slide|notes) (?P<number>\d+)-->\n?")
@@ -143,18 +144,31 @@ def deck_page(html: str, deck: Deck) -> tuple[str, list[Problem]]:
         or _balance_problems(deck, bodies, notes)
     )
     total = len(deck.slides)
-    rendered = [
-        render_template(
-            "slide.html",
-            number=slide.number,
-            line=slide.line,
-            total=total,
-            body=trusted(bodies.get(slide.number, "").strip()),
-            notes=None if slide.number not in notes else trusted(notes[slide.number].strip()),
+    rendered = []
+    for slide in deck.slides:
+        body, steps, found = unfold(bodies.get(slide.number, "").strip(), slide, deck.path)
+        problems = problems + found
+        rendered.append(
+            render_template(
+                "slide.html",
+                number=slide.number,
+                line=slide.line,
+                total=total,
+                steps=steps,
+                layout=slide.layout,
+                body=trusted(body),
+                notes=None if slide.number not in notes else trusted(notes[slide.number].strip()),
+            )
         )
-        for slide in deck.slides
-    ]
-    return head + _superuser_note(deck) + "\n".join(rendered) + "\n", problems
+    page = head + _deck_meta(deck) + _superuser_note(deck) + "\n".join(rendered) + "\n"
+    return page, problems
+
+
+def _deck_meta(deck: Deck) -> str:
+    """Deck-level presenting settings (duration, theme), once, before the first slide."""
+    if deck.duration_s is None and deck.theme is None:
+        return ""
+    return str(render_template("deck_meta.html", duration=deck.duration_s, theme=deck.theme)) + "\n"
 
 
 def _superuser_note(deck: Deck) -> str:

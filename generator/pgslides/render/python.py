@@ -13,6 +13,7 @@ from pygments.lexers.python import PythonLexer
 from pgslides.outcome import BlockOutcome, PythonTable, StatementOutcome
 from pgslides.parse.deck import Block
 from pgslides.render.statement import displayable, render_statement
+from pgslides.render.steps import highlight_block_source
 from pgslides.render.templating import block_frame, highlight_sql, render_template, trusted
 
 
@@ -35,7 +36,7 @@ def render_python_block(block: Block, outcome: BlockOutcome | None) -> Markup:
             }
             for text, parameters in python.sql
         ]
-    return render_template(
+    html = render_template(
         "python_block.html",
         **block_frame(block, problem),
         source_html=_highlight_python(block.sql),
@@ -48,6 +49,9 @@ def render_python_block(block: Block, outcome: BlockOutcome | None) -> Markup:
         statements=statements,
         error=_error(python.error) if python and python.error else None,
     )
+    if options.hl:
+        return trusted(highlight_block_source(str(html), options.hl))
+    return html
 
 
 def _error(error: Any) -> dict[str, Any]:
