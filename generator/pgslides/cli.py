@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "build":
             return build_site(Path(args.config_file), args.refresh)
         if args.command == "pdf":
-            return print_pdf(Path(args.config_file), args.deck, args.output, args.notes)
+            return print_pdf(Path(args.config_file), args.deck, args.output, args.notes, args.steps)
         return check_decks(Path(args.config_file), args.decks, args.against_cache)
     except SetupError as error:
         print(f"pgslides: {error}", file=sys.stderr)
@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     pdf.add_argument("deck", type=Path, help="the deck's Markdown file, e.g. slides/talk.md")
     pdf.add_argument("-o", "--output", type=Path, help="default: the deck's name with .pdf")
     pdf.add_argument("--notes", action="store_true", help="print speaker notes under each slide")
+    pdf.add_argument("--steps", action="store_true", help="a page per step of each slide")
     pdf.add_argument("-f", "--config-file", default="mkdocs.yml", help="default: mkdocs.yml")
     return parser
 
@@ -272,7 +273,9 @@ def _log_as_mkdocs_does() -> None:
     logger.setLevel(logging.INFO)
 
 
-def print_pdf(config_file: Path, deck: Path, output: Path | None, notes: bool) -> int:
+def print_pdf(
+    config_file: Path, deck: Path, output: Path | None, notes: bool, steps: bool = False
+) -> int:
     """Build the site and print one deck's page with the system Chromium."""
     from pgslides.build import count_of
     from pgslides.pdf import PdfError, print_deck
@@ -282,7 +285,7 @@ def print_pdf(config_file: Path, deck: Path, output: Path | None, notes: bool) -
     output = output or Path(deck.stem + ".pdf")
     project = read_project(config_file)
     try:
-        pages = print_deck(config_file, project.docs_dir, deck, output, notes)
+        pages = print_deck(config_file, project.docs_dir, deck, output, notes, steps)
     except PdfError as error:
         print(f"pgslides: {error}", file=sys.stderr)
         return 1

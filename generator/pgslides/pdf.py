@@ -14,6 +14,9 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrom
 
 # What the page's script reads to lay speaker notes under each printed slide.
 NOTES_HASH = "#print-notes"
+# ...and to print one page per step state (SPEC "Steps"), with or without the notes.
+STEPS_HASH = "#print-steps"
+NOTES_STEPS_HASH = "#print-notes-steps"
 
 # Chromium flags for a machine that may be offline and may be root: no sandbox (root), no
 # background traffic (a closed network makes each attempt wait), a throwaway profile.
@@ -55,7 +58,12 @@ def deck_page_path(site_dir: Path, docs_dir: Path, deck_file: Path) -> Path:
 
 
 def print_deck(
-    config_file: Path, docs_dir: Path, deck_file: Path, output: Path, notes: bool
+    config_file: Path,
+    docs_dir: Path,
+    deck_file: Path,
+    output: Path,
+    notes: bool,
+    steps: bool = False,
 ) -> int:
     """Build the site into a temporary directory and print the deck's page to `output`."""
     chromium = find_chromium()
@@ -72,7 +80,7 @@ def print_deck(
         if build.returncode != 0:
             raise PdfError("the site did not build; fix the problems above and try again")
         page = deck_page_path(site_dir, docs_dir, deck_file)
-        url = page.as_uri() + (NOTES_HASH if notes else "")
+        url = page.as_uri() + print_hash(notes=notes, steps=steps)
         profile = Path(temp) / "profile"
         target = f"--print-to-pdf={output.resolve()}"
         printed = subprocess.run(
@@ -86,6 +94,13 @@ def print_deck(
         last = (printed.stderr.strip().splitlines() or ["no output"])[-1]
         raise PdfError(f"Chromium could not print {page.name}: {last}")
     return count_pdf_pages(output.read_bytes())
+
+
+def print_hash(*, notes: bool, steps: bool) -> str:
+    """The hash the page's script prints by: notes under slides, a page per step."""
+    if steps:
+        return NOTES_STEPS_HASH if notes else STEPS_HASH
+    return NOTES_HASH if notes else ""
 
 
 def count_pdf_pages(data: bytes) -> int:

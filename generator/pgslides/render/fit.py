@@ -217,7 +217,7 @@ def _statement_extent(statement: StatementOutcome, fmt: str) -> tuple[float, flo
         for index, value in enumerate(row):
             parts = (value or "").splitlines() or [""]
             row_lines = max(row_lines, len(parts))
-            widths[index] = max(widths[index], max(len(p) for p in parts))
+            widths[index] = max(widths[index], *(len(p) for p in parts))
         lines += row_lines
     width = sum(widths) * TABLE_CHAR + len(widths) * TABLE_CELL_PAD
     return height + lines * TABLE_ROW + SMALL_LINE, width
