@@ -178,7 +178,8 @@ def test_blocks_are_numbered_in_file_order_across_slides():
     [
         (
             "sql exec sesion=bob",
-            "unknown option 'sesion'; did you mean 'session'? valid options: session, show, expect, rows, format, timeout, title, grace, prompt",
+            "unknown option 'sesion'; did you mean 'session'? valid options: session, show, expect, rows, format, timeout, title, grace, prompt, "
+            "steps, hl",
         ),
         (
             "sql exec show=all",

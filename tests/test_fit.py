@@ -96,7 +96,7 @@ def test_the_explain_and_json_slide_warns_and_strict_fails(tmp_path: Path, pg_se
 
 
 def test_a_deck_that_fits_builds_strict(tmp_path: Path, pg_server: Server):
-    text = EXPLAIN_JSON.split("```sql exec format=json")[0]
+    text = EXPLAIN_JSON.split("```sql exec format=json", maxsplit=1)[0]
     make_site(tmp_path, {"deck.md": text}, database_url=database_url(pg_server))
     completed = mkdocs_build(tmp_path)
     assert completed.returncode == 0, completed.stderr

@@ -136,16 +136,23 @@ def test_steps_statements_wraps_each_statement_with_its_output(page: str):
     steps = re.findall(r'<div class="sql-step step" data-step="(\d)">', html)
     assert steps == ["1", "2"]
     first = html[html.index('data-step="1"') : html.index('data-step="2"')]
-    assert "sql-result" in first and ">a<" in first and "sql-prompt" not in first
+    assert "sql-result" in first
+    assert ">a<" in first
+    assert "sql-prompt" not in first
 
 
 def test_hl_wraps_lines_and_places_a_marker_per_later_segment(page: str):
     html = section(page, 4)
     assert 'data-steps="2"' in html
     assert '<pre data-hl="1|2-3" data-hl-first="1">' in html
-    assert '</pre><span class="pgslides-hl-step step" data-hl-lines="2-3" data-step="1"></span>' in html
+    assert (
+        '</pre><span class="pgslides-hl-step step" data-hl-lines="2-3" data-step="1"></span>'
+        in html
+    )
     assert '<pre data-hl="1|2" data-hl-first="1">' in html
-    assert '</pre><span class="pgslides-hl-step step" data-hl-lines="2" data-step="2"></span>' in html
+    assert (
+        '</pre><span class="pgslides-hl-step step" data-hl-lines="2" data-step="2"></span>' in html
+    )
     assert html.count('<span class="pgslides-line">') == 5
     assert "data-pgslides-hl" not in html
 
@@ -162,7 +169,9 @@ def test_two_columns_layout_splits_at_the_column_comment(page: str):
 def test_columns_steps_makes_each_block_a_step_in_time_order(page: str):
     html = section(page, 6)
     assert 'data-steps="3"' in html
-    found = re.findall(r'<div class="sql-block step"[^>]*data-session="(\w+)"[^>]*data-step="(\d)"', html)
+    found = re.findall(
+        r'<div class="sql-block step"[^>]*data-session="(\w+)"[^>]*data-step="(\d)"', html
+    )
     assert found == [("alice", "1"), ("bob", "2"), ("alice", "3")]
 
 

@@ -285,7 +285,7 @@ def print_pdf(
     output = output or Path(deck.stem + ".pdf")
     project = read_project(config_file)
     try:
-        pages = print_deck(config_file, project.docs_dir, deck, output, notes, steps)
+        pages = print_deck(config_file, project.docs_dir, deck, output, notes, steps=steps)
     except PdfError as error:
         print(f"pgslides: {error}", file=sys.stderr)
         return 1

@@ -63,6 +63,7 @@ def print_deck(
     deck_file: Path,
     output: Path,
     notes: bool,
+    *,
     steps: bool = False,
 ) -> int:
     """Build the site into a temporary directory and print the deck's page to `output`."""

@@ -202,9 +202,9 @@ def _python_height(outcome: BlockOutcome) -> float:
 def _statement_extent(statement: StatementOutcome, fmt: str) -> tuple[float, float]:
     height = (len(statement.notices) + (1 if statement.more_notices else 0)) * OUT_LINE
     if statement.error is not None:
-        lines = statement.error.summary().splitlines()
-        width = max((len(line) for line in lines), default=0) * TABLE_CHAR
-        return height + len(lines) * OUT_LINE + TABLE_FONT, width
+        message = statement.error.summary().splitlines()
+        width = max((len(line) for line in message), default=0) * TABLE_CHAR
+        return height + len(message) * OUT_LINE + TABLE_FONT, width
     if statement.columns is None:
         return height + SMALL_LINE, 0.0
     if fmt != "table":
