@@ -28,7 +28,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DECK = "what-could-possibly-go-wrong.html"
-SLIDES = 62
+SLIDES = 63
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -632,7 +632,7 @@ def test_repository_site_builds_strict(tmp_path: Path):
     assert completed.returncode == 0, completed.stderr
     assert "Traceback" not in completed.stderr
     page = Site(tmp_path).page("what-could-possibly-go-wrong.md")
-    assert len(page.find_all("section", "slide")) == 62
+    assert len(page.find_all("section", "slide")) == 63
     block = page.block(fence_line(deck.read_text(encoding="utf-8"), "expect=42601"))
     error = block.find(class_="sql-error")
     assert error.attrs["data-sqlstate"] == "42601"
@@ -645,7 +645,7 @@ def test_repository_site_builds_strict(tmp_path: Path):
     assert [cell.text for cell in index.find("tbody").find_all("td")] == [
         "What could possibly go wrong?",
         "PostgreSQL and Python",
-        "62",
+        "63",
     ]
     check_the_talks_python_section(page, deck.read_text(encoding="utf-8"))
 

@@ -38,6 +38,7 @@ SMALL_LINE = FONT * 0.6 * 1.5  # sql-rows, sql-status, titles
 PY_SQL_LINE = FONT * 0.6 * 1.3
 PY_SQL_CHARS = int(ROOM_W / (FONT * 0.6 * 0.6))
 BLOCK_MARGIN = FONT * 0.4
+_COLUMN_CHARS = int((ROOM_W / 2 - CODE_PAD_W) / TABLE_CHAR)  # an error's line in a grid column
 _HEADING = re.compile(r"^(#{1,6})[ \t]")
 _LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]")
 _STEP_SOURCE = re.compile(r"\{[^}]*\.step\b[^}]*\}|class=\"[^\"]*\bstep\b|<!--[ \t]*steps[ \t]*-->")
@@ -80,7 +81,7 @@ def slide_extent(slide: Slide, outcomes: tuple[BlockOutcome, ...]) -> Extent:
     column_widths: dict[str, float] = {}
     for part in slide.parts:
         if isinstance(part, Block):
-            block_height, block_width, steps = _block_extent(part, outcomes[part.index])
+            block_height, block_width, steps = _block_extent(part, outcomes[part.index], grid)
             heights.append(block_height)
             units.extend(steps if steps else ([block_height] if slide.timeline_steps else []))
             if grid:
@@ -145,8 +146,11 @@ def _code_width(lines: list[str]) -> float:
     return max((len(line.expandtabs(4)) for line in lines), default=0) * CODE_CHAR + CODE_PAD_W
 
 
-def _block_extent(block: Block, outcome: BlockOutcome) -> tuple[float, float, list[float]]:
-    """(height, width, the height of each statement step) of a live block on the stage."""
+def _block_extent(
+    block: Block, outcome: BlockOutcome, in_grid: bool = False
+) -> tuple[float, float, list[float]]:
+    """(height, width, the height of each statement step) of a live block on the stage; in a
+    columns grid an error's text wraps at its column (pgslides.css) instead of widening it."""
     options = block.options
     if options.show == "none" and not outcome.problem:
         return 0.0, 0.0, []
@@ -164,7 +168,7 @@ def _block_extent(block: Block, outcome: BlockOutcome) -> tuple[float, float, li
         if python is not None:
             height += _python_height(outcome)
         for statement in outcome.statements:
-            part_height, part_width = _statement_extent(statement, options.format)
+            part_height, part_width = _statement_extent(statement, options.format, in_grid)
             if per_statement and show_source:
                 # a prompted statement's source: a tighter box than a whole block's
                 part_height += len(statement.sql.strip().splitlines()) * CODE_LINE + CODE_FONT
@@ -199,10 +203,15 @@ def _python_height(outcome: BlockOutcome) -> float:
     return height
 
 
-def _statement_extent(statement: StatementOutcome, fmt: str) -> tuple[float, float]:
+def _statement_extent(
+    statement: StatementOutcome, fmt: str, wraps: bool = False
+) -> tuple[float, float]:
     height = (len(statement.notices) + (1 if statement.more_notices else 0)) * OUT_LINE
     if statement.error is not None:
         message = statement.error.summary().splitlines()
+        if wraps:
+            lines = sum(max(1, -(-len(line) // _COLUMN_CHARS)) for line in message)
+            return height + lines * OUT_LINE + TABLE_FONT, 0.0
         width = max((len(line) for line in message), default=0) * TABLE_CHAR
         return height + len(message) * OUT_LINE + TABLE_FONT, width
     if statement.columns is None:
