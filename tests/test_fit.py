@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pgslides.outcome import BlockOutcome, Column, StatementOutcome
+from pgslides.outcome import BlockOutcome, Column, SqlError, StatementOutcome
 from pgslides.parse.deck import parse_deck
 from pgslides.render.fit import fit_problems, slide_extent
 from pgslides.run.server import Server
@@ -101,3 +101,41 @@ def test_a_deck_that_fits_builds_strict(tmp_path: Path, pg_server: Server):
     completed = mkdocs_build(tmp_path)
     assert completed.returncode == 0, completed.stderr
     assert "will be presented" not in completed.stderr
+
+
+COLUMNS_DECK = """\
+## Two sessions
+
+<!-- columns -->
+
+```sql exec session=alice
+SELECT 1;
+```
+
+```sql exec session=bob expect=40001
+UPDATE t SET v = 1;
+```
+"""
+
+
+def test_an_error_in_a_columns_grid_wraps_at_its_column_instead_of_widening_the_slide():
+    deck = parse_deck(COLUMNS_DECK, "slides/d.md")
+    error = SqlError(
+        sqlstate="40001",
+        severity="ERROR",
+        message="could not serialize access due to read/write dependencies among transactions",
+        detail="Reason code: Canceled on identification as a pivot, during write.",
+        hint="The transaction might succeed if retried.",
+    )
+    failed = StatementOutcome(sql="UPDATE t SET v = 1;", line=10, status="", error=error)
+    outcomes = (
+        outcome_with_rows(1)[0],
+        BlockOutcome(index=1, line=9, session="bob", statements=(failed,)),
+    )
+    in_grid = slide_extent(deck.slides[0], outcomes)
+    stacked = slide_extent(
+        parse_deck(COLUMNS_DECK.replace("<!-- columns -->", ""), "d.md").slides[0], outcomes
+    )
+    assert stacked.width > 1136 / 2  # unwrapped, the error's longest line is wider than a column
+    assert in_grid.width < 1136
+    assert in_grid.height > stacked.height - 1  # wrapped lines take room below instead
