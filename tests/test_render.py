@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import yaml
 from markupsafe import Markup
 
 from pages import convert
@@ -27,6 +29,7 @@ from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import RunLimits
 from pgslides.run.server import Server
 from pgslides.run.timeline import run_deck
+from sites import database_url, make_site, mkdocs_build
 
 GOLDEN = Path(__file__).parent / "golden"
 REGENERATE = os.environ.get("PGSLIDES_REGENERATE_GOLDEN") == "1"
@@ -69,6 +72,46 @@ def test_golden_html(pg_server: Server, name: str):
         pytest.fail("rendered HTML differs from the golden file:\n" + "".join(diff))
 
 
+SECTIONS = re.compile(r'<div class="pgslides-deck-meta".*</section>', re.DOTALL)
+
+
+@pytest.mark.parametrize("name", ["steps"])
+def test_golden_slides(tmp_path: Path, pg_server: Server, name: str):
+    """Whole slides as the page carries them: step numbering, layouts and the deck's meta are
+    made on the page's HTML, after the blocks are rendered."""
+    source = (GOLDEN / f"{name}.md").read_text(encoding="utf-8")
+    site = make_site(tmp_path, {"deck.md": source}, database_url=database_url(pg_server))
+    config = yaml.safe_load((site.root / "mkdocs.yml").read_text(encoding="utf-8"))
+    # As the repository's own mkdocs.yml: attr_list for { .step } and hl= on a plain fence.
+    config["markdown_extensions"] = [
+        "admonition",
+        "attr_list",
+        "md_in_html",
+        "pymdownx.details",
+        "pymdownx.highlight",
+        "pymdownx.superfences",
+        "tables",
+        {"toc": {"permalink": False}},
+    ]
+    (site.root / "mkdocs.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    completed = mkdocs_build(site.root)
+    assert completed.returncode == 0, completed.stderr
+    page = (site.root / "site" / "deck.html").read_text(encoding="utf-8")
+    (actual,) = SECTIONS.findall(page)
+    expected_file = GOLDEN / f"{name}.html"
+    if REGENERATE:
+        expected_file.write_text(actual + "\n", encoding="utf-8")
+    expected = expected_file.read_text(encoding="utf-8")
+    if actual + "\n" != expected:
+        diff = difflib.unified_diff(
+            expected.splitlines(keepends=True),
+            (actual + "\n").splitlines(keepends=True),
+            fromfile=str(expected_file),
+            tofile="built",
+        )
+        pytest.fail("built slides differ from the golden file:\n" + "".join(diff))
+
+
 class _Balance(HTMLParser):
     """Counts open elements, to show the rendered HTML is well formed."""
 
@@ -89,7 +132,7 @@ class _Balance(HTMLParser):
         assert self.stack.pop() == tag, f"</{tag}> closes the wrong element"
 
 
-@pytest.mark.parametrize("name", ["results", "formats", "errors", "hostile", "sessions"])
+@pytest.mark.parametrize("name", ["results", "formats", "errors", "hostile", "sessions", "steps"])
 def test_golden_html_is_balanced_and_injects_nothing(name: str):
     parser = _Balance()
     parser.feed((GOLDEN / f"{name}.html").read_text(encoding="utf-8"))
