@@ -737,13 +737,16 @@
   const theme = {
     apply(element) {
       const scheme = { dark: "slate", light: "default" }[deck.meta.theme];
-      if (scheme) element.setAttribute("data-md-color-scheme", scheme);
-      if (deck.meta.theme !== "auto") html.dataset.pgslidesTheme = deck.meta.theme;
+      if (!scheme) return;
+      element.setAttribute("data-md-color-scheme", scheme);
+      // Material's palette CSS is only there when the site configures a palette: the
+      // stage's own colours for a theme are in pgslides.css under this attribute.
+      element.dataset.pgslidesTheme = deck.meta.theme;
     },
 
     clear(element) {
       element.removeAttribute("data-md-color-scheme");
-      delete html.dataset.pgslidesTheme;
+      delete element.dataset.pgslidesTheme;
     },
   };
 
