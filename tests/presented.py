@@ -40,10 +40,12 @@ def presented_scales(
     browser: Any, url: str, *, width: int = 1280, height: int = 720
 ) -> list[Presented]:
     """Every (slide, step) of the deck at url as presented in a width×height window."""
-    context = browser.new_context(viewport={"width": width, "height": height}, reduced_motion="reduce")
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, reduced_motion="reduce"
+    )
     try:
         page = context.new_page()
-        page.goto(url.split("#")[0] + "#/1")
+        page.goto(url.split("#", maxsplit=1)[0] + "#/1")
         page.wait_for_selector("html[data-pgslides=ready]", state="attached")
         count = page.evaluate("document.querySelectorAll('article section.slide').length")
         out = []
@@ -55,7 +57,9 @@ def presented_scales(
                 pos = page.evaluate("window.pgslides.position()")
                 assert (pos["slide"], pos["step"]) == (slide, step), pos
                 out.append(
-                    Presented(slide, step, total, float(pos["scale"]), page.evaluate(SMALLEST_PX_JS))
+                    Presented(
+                        slide, step, total, float(pos["scale"]), page.evaluate(SMALLEST_PX_JS)
+                    )
                 )
         return out
     finally:

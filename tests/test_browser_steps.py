@@ -21,7 +21,7 @@ import yaml
 
 from presented import presented_scales, smallest, table
 from sites import build_site, database_url, make_site
-from test_browser import Context, browser, pdf_pages  # noqa: F401 (browser: a fixture)
+from test_browser import Context, pdf_pages
 
 META = '<div class="pgslides-deck-meta" hidden data-duration-s="600" data-theme="dark"></div>'
 
@@ -125,7 +125,17 @@ def served(tmp_path_factory: pytest.TempPathFactory, pg_server: Any) -> Iterator
     root = tmp_path_factory.mktemp("steps")
     site_dir = build(root, {"steps.md": STEPS_DECK, "dark.md": DARK_DECK}, pg_server)
     server = subprocess.Popen(
-        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(site_dir)],
+        [
+            sys.executable,
+            "-u",
+            "-m",
+            "http.server",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(site_dir),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -143,7 +153,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, pg_server: Any) -> Iterator
 
 
 @pytest.fixture
-def ctx(browser: Any) -> Iterator[Context]:  # noqa: F811
+def ctx(browser: Any) -> Iterator[Context]:
     context = Context(browser)
     yield context
     context.raw.close()
@@ -225,7 +235,9 @@ def test_each_key_moves_by_step_and_back_shows_all_steps(ctx: Context, served: s
 def test_steps_the_build_did_not_number_are_numbered_by_the_script(ctx: Context, served: str):
     page = open_page(ctx, f"{served}/steps.html#/3")
     assert page.get_attribute("#slide-3", "data-steps") == "2"
-    assert page.evaluate("[...document.querySelectorAll('#slide-3 .step')].map(e => e.dataset.step)") == [
+    assert page.evaluate(
+        "[...document.querySelectorAll('#slide-3 .step')].map(e => e.dataset.step)"
+    ) == [
         "1",
         "2",
     ]
@@ -251,7 +263,9 @@ def test_line_highlight_steps(ctx: Context, served: str):
     lit = "[...document.querySelectorAll('#slide-4 .pgslides-line')].map(l => l.classList.contains('pgslides-hl'))"
     dim = "getComputedStyle(document.querySelectorAll('#slide-4 .pgslides-line')[1]).opacity"
     assert page.evaluate(lit) == [True, False, False, False]
-    assert page.evaluate("document.querySelector('#slide-4 pre').classList.contains('pgslides-hl-active')")
+    assert page.evaluate(
+        "document.querySelector('#slide-4 pre').classList.contains('pgslides-hl-active')"
+    )
     assert float(page.evaluate(dim)) < 1
     page.keyboard.press("ArrowRight")
     assert page.evaluate(lit) == [False, True, True, False]
@@ -303,7 +317,9 @@ def test_print_steps_gives_a_page_per_step_state(ctx: Context, served: str, frag
     assert pdf_pages(pdf) == expected
 
 
-def test_an_explicit_deep_link_keeps_its_position_and_drives_the_other_tabs(ctx: Context, served: str):
+def test_an_explicit_deep_link_keeps_its_position_and_drives_the_other_tabs(
+    ctx: Context, served: str
+):
     first = open_page(ctx, f"{served}/steps.html#/2")
     first.keyboard.press("ArrowRight")
     assert where(first) == (2, 1)
@@ -358,7 +374,9 @@ def test_presenter_view_shows_the_step_and_previews_the_next_press(ctx: Context,
     assert not popup.locator(".pgslides-pv-remaining").is_visible()
 
 
-def test_a_tall_slide_with_steps_stays_readable_and_keeps_its_step_in_view(ctx: Context, served: str):
+def test_a_tall_slide_with_steps_stays_readable_and_keeps_its_step_in_view(
+    ctx: Context, served: str
+):
     page = open_page(ctx, f"{served}/steps.html#/5")
     pos = page.evaluate("window.pgslides.position()")
     assert pos["steps"] == 16
@@ -422,8 +440,15 @@ def test_deck_theme_dark_and_the_countdown(ctx: Context, served: str):
     )
     popup.reload()
     popup.wait_for_selector("html[data-pgslides=ready]", state="attached")
-    popup.wait_for_function("document.querySelector('.pgslides-pv-remaining').dataset.pace === 'behind'")
+    popup.wait_for_function(
+        "document.querySelector('.pgslides-pv-remaining').dataset.pace === 'behind'"
+    )
     popup.keyboard.press("End")
-    popup.wait_for_function("document.querySelector('.pgslides-pv-remaining').dataset.pace === 'ahead'")
+    popup.wait_for_function(
+        "document.querySelector('.pgslides-pv-remaining').dataset.pace === 'ahead'"
+    )
     page.keyboard.press("Escape")
-    assert page.evaluate("getComputedStyle(document.getElementById('slide-1')).backgroundColor") == light
+    assert (
+        page.evaluate("getComputedStyle(document.getElementById('slide-1')).backgroundColor")
+        == light
+    )

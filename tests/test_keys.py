@@ -13,7 +13,9 @@ README = ROOT / "README.md"
 
 def script_keys() -> list[dict[str, object]]:
     text = SCRIPT.read_text(encoding="utf-8")
-    match = re.search(r"/\* pgslides-keys: begin \*/(.*?)/\* pgslides-keys: end \*/", text, re.DOTALL)
+    match = re.search(
+        r"/\* pgslides-keys: begin \*/(.*?)/\* pgslides-keys: end \*/", text, re.DOTALL
+    )
     assert match, "KEYS is marked in pgslides.js"
     rows: list[dict[str, object]] = json.loads(match[1])
     return rows
@@ -40,4 +42,6 @@ def test_readme_key_table_is_the_scripts():
 
 def test_every_key_row_matches_keys_and_names_what_it_does():
     for row in script_keys():
-        assert row["keys"] and row["action"] and row["match"], row
+        assert row["keys"], row
+        assert row["action"], row
+        assert row["match"], row
