@@ -294,8 +294,10 @@
           const top = body.getBoundingClientRect().top;
           const height = body.getBoundingClientRect().height / k;
           let bottom = 0;
+          const blocks = Array.from(body.querySelectorAll("pre[data-hl]"));
           for (const el of shown) {
-            const target = el.matches(".pgslides-hl-step") ? el.parentElement : el;
+            // A highlight marker is empty: its code block is what must be in view.
+            const target = (el.matches(".pgslides-hl-step") && owner(blocks, el)) || el;
             bottom = Math.max(bottom, (target.getBoundingClientRect().bottom - top) / k);
           }
           shift = clamp(bottom - room, 0, Math.max(0, height - room));
