@@ -6,9 +6,11 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from browsing import launch
 from pgslides.run.embedded import EmbeddedServer
 from pgslides.run.server import Server, connect, server_from_url
 from sites import stop_servers
@@ -63,3 +65,9 @@ def private_dir(tmp_path: Path) -> Iterator[Path]:
     yield data_dir
     stop_servers(data_dir)
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One real Chromium for every browser test module (Playwright's sync API allows one)."""
+    yield from launch()
