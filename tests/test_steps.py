@@ -217,7 +217,6 @@ def test_duration_and_theme_are_read():
 PDF_STEPS_DECK = "# One\n\n<!-- steps -->\n- a\n- b\n\n---\n\n# Two\n"
 
 
-@pytest.mark.xfail(reason="needs the page side of #print-steps (pgslides.js)", strict=False)
 def test_pdf_steps_prints_a_page_per_step(tmp_path: Path, pg_server: Server):
     from pgslides.pdf import count_pdf_pages
     from sites import BIN, run
