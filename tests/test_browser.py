@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from browsing import chromium_path  # noqa: F401 (re-exported: the browser fixture is in conftest)
+from presented import presented_scales, smallest
 
 ROOT = Path(__file__).resolve().parent.parent
 DECK = "what-could-possibly-go-wrong.html"
@@ -35,7 +36,7 @@ SLIDES = 63
 MATERIAL_FILE_ERRORS = ("search_index",)
 
 # A slide of the talk with SQL results (an INSERT, then a join) for the screenshot.
-RESULT_SLIDE = 27
+RESULT_SLIDE = 28
 
 
 # --- session: the built site and one browser -------------------------------------------------
@@ -151,7 +152,8 @@ OVERFLOW_JS = """n => {
   // A slide with steps taller than the stage scrolls by design (test_browser_steps checks it).
   if (slide.dataset.stepShift) return out;
   for (const el of slide.querySelectorAll('.slide-body, .slide-body *')) {
-    if (el.closest('.pgslides-step-hidden')) continue;
+    // Steps not shown yet, and what holds them, may reach below the stage; what shows may not.
+    if (el.closest('.pgslides-step-hidden') || el.querySelector('.pgslides-step-hidden')) continue;
     const r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
     if (r.left < stage.left - 1 || r.top < stage.top - 1
@@ -178,7 +180,7 @@ def test_handout_cards_present_button_and_material_still_work(ctx: Context, site
         assert slide.get_attribute("aria-roledescription") == "slide"
         assert slide.get_attribute("aria-label") == f"{n} of {SLIDES}"
     # A card is 16:9, taller only when its content (or open notes) needs it: never clipped.
-    box = stage_box(page, 16)  # "It's in the Database": one line, a card of its own size
+    box = stage_box(page, 25)  # "Key-value store: great for caching": a card of its own size
     assert box["width"] / box["height"] == pytest.approx(16 / 9, rel=0.01)
     ratios = page.evaluate(
         "[...document.querySelectorAll('article section.slide')]"
@@ -240,18 +242,18 @@ def test_p_presents_the_slide_in_view(ctx: Context, site_dir: Path):
 
 
 def test_every_navigation_key(ctx: Context, site_dir: Path):
-    page = open_deck(ctx, site_dir, "#/5")
+    page = open_deck(ctx, site_dir, "#/21")  # slides 21-26 have no steps
     steps = [
-        ("ArrowRight", 6),
-        ("ArrowDown", 7),
-        ("Space", 8),
-        ("PageDown", 9),
-        ("n", 10),
-        ("ArrowLeft", 9),
-        ("ArrowUp", 8),
-        ("PageUp", 7),
-        ("Backspace", 6),
-        ("Shift+Space", 5),
+        ("ArrowRight", 22),
+        ("ArrowDown", 23),
+        ("Space", 24),
+        ("PageDown", 25),
+        ("n", 26),
+        ("ArrowLeft", 25),
+        ("ArrowUp", 24),
+        ("PageUp", 23),
+        ("Backspace", 22),
+        ("Shift+Space", 21),
         ("End", SLIDES),
         ("ArrowRight", SLIDES),  # the last slide stays
         ("Home", 1),
@@ -467,22 +469,34 @@ def test_every_slide_fits_the_stage(browser: Any, site_dir: Path, width: int, he
             if fit is not None:
                 assert 0.3 < float(fit) < 1
                 scaled.append(n)
-            page.keyboard.press("ArrowRight")
-        # The talk has slides that only fit scaled (a long version string, long errors).
-        assert 2 in scaled
+            page.keyboard.press("Alt+ArrowRight")  # a whole slide: its steps are another test's
+        # The talk has slides that only fit scaled (the deadlock's timeline, long code).
+        assert 13 in scaled
         assert no_scrollbars(page)
     finally:
         context.raw.close()
     assert context.script_errors() == []
 
 
+def test_every_slide_of_the_talk_is_readable_at_every_step(browser: Any, site_dir: Path):
+    """At 1280×720 every slide, at every step, is presented at scale >= 0.8, or its smallest
+    text is >= 16 px (issue 12); the smallest is printed for the record."""
+    rows = presented_scales(browser, deck_url(site_dir, "#/1"))
+    assert len({row.slide for row in rows}) == SLIDES
+    print(f"\nthe talk at 1280x720, {len(rows)} slide steps; smallest: {smallest(rows)}")
+    unreadable = [
+        row for row in rows if row.scale < 0.8 and (row.smallest_px is None or row.smallest_px < 16)
+    ]
+    assert unreadable == []
+
+
 def test_a_wide_table_is_shrunk_not_clipped_and_refit_on_resize(ctx: Context, site_dir: Path):
-    page = open_deck(ctx, site_dir, "#/25")
-    assert page.get_attribute("#slide-25", "data-fit-scale") is None
+    page = open_deck(ctx, site_dir, "#/26")
+    assert page.get_attribute("#slide-26", "data-fit-scale") is None
     # Widen the result table far past the stage: 40 more columns.
     page.evaluate(
         """() => {
-          const table = document.querySelector('#slide-25 table.sql-result');
+          const table = document.querySelector('#slide-26 table.sql-result');
           for (const row of table.rows) {
             for (let i = 0; i < 40; i++) {
               const cell = document.createElement(row.parentNode.tagName === 'THEAD' ? 'th' : 'td');
@@ -493,16 +507,16 @@ def test_a_wide_table_is_shrunk_not_clipped_and_refit_on_resize(ctx: Context, si
           window.dispatchEvent(new Event('resize'));
         }"""
     )
-    page.wait_for_function("document.getElementById('slide-25').dataset.fitScale !== undefined")
-    assert float(page.get_attribute("#slide-25", "data-fit-scale")) < 0.5
+    page.wait_for_function("document.getElementById('slide-26').dataset.fitScale !== undefined")
+    assert float(page.get_attribute("#slide-26", "data-fit-scale")) < 0.5
     assert page.evaluate(OVERFLOW_JS, 15) == []
     last = page.evaluate(
-        "(() => { const c = document.querySelector('#slide-25 tbody tr').lastElementChild;"
+        "(() => { const c = document.querySelector('#slide-26 tbody tr').lastElementChild;"
         " return c.textContent; })()"
     )
     assert last == "column_39"
     # The header cells are still header cells.
-    assert page.locator("#slide-25 table.sql-result thead th").count() == 4 + 40
+    assert page.locator("#slide-26 table.sql-result thead th").count() == 4 + 40
 
 
 # --- presenter view -----------------------------------------------------------------------------
@@ -649,8 +663,8 @@ def test_announcements_focus_and_reduced_motion(browser: Any, site_dir: Path):
         page.keyboard.press("Home")
         for key in ("2", "5", "Enter"):
             page.keyboard.press(key)
-        assert page.locator("#slide-25 table.sql-result thead th").count() == 4
-        assert page.locator("#slide-25").get_attribute("aria-label") == f"25 of {SLIDES}"
+        assert page.locator("#slide-26 table.sql-result thead th").count() == 4
+        assert page.locator("#slide-26").get_attribute("aria-label") == f"26 of {SLIDES}"
     finally:
         context.raw.close()
 
