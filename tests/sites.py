@@ -151,6 +151,11 @@ def mkdocs_build(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run([str(BIN / "mkdocs"), "build", "--strict", *args], cwd)
 
 
+def without_fit(messages: list[str]) -> list[str]:
+    """Messages less the warnings about slides too large for the stage (test_fit's business)."""
+    return [message for message in messages if " will be presented at about " not in message]
+
+
 def log_messages(stderr: str, level: str) -> list[str]:
     """The messages of MkDocs' log lines at one level (`ERROR   -  message`)."""
     prefix = f"{level:<8}-  "

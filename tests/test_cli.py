@@ -40,6 +40,8 @@ SELECT * FROM userz;
 SELECT 'fine';
 ```
 
+---
+
 ```sql exec expect=23505
 SELECT 'no error here';
 ```
@@ -51,8 +53,8 @@ SELECT 1 / 0;
 
 BAD_PROBLEMS = [
     'slides/bad.md:3: ERROR:  relation "userz" does not exist (42P01)',
-    "slides/bad.md:11: expected error 23505, but the block ran without error",
-    "slides/bad.md:15: expected error 23505, got ERROR:  division by zero (22012)",
+    "slides/bad.md:13: expected error 23505, but the block ran without error",
+    "slides/bad.md:17: expected error 23505, got ERROR:  division by zero (22012)",
 ]
 
 

@@ -294,8 +294,10 @@ def test_long_notices_and_errors_are_cut_with_a_note(tmp_path: Path, pg_server: 
     site = make_site(
         tmp_path, {"deck.md": LONG_MESSAGES_DECK}, database_url=database_url(pg_server)
     )
-    completed = mkdocs_build(tmp_path)
+    # The slide is far too wide for the stage, and the build says so (a warning, so not strict).
+    completed = mkdocs_build(tmp_path, "--no-strict")
     assert completed.returncode == 0, completed.stderr
+    assert " will be presented at about 0.0" in completed.stderr
     page = site.page("deck.md")
     notice = page.block(3).find("pre", "sql-notice").text
     assert notice == f"NOTICE:  {cut('n', 1000000)}\nDETAIL:  {cut('d', 3000)}\nHINT:  h"

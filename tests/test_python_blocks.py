@@ -412,7 +412,7 @@ def test_sql_options_on_a_python_block_and_python_options_on_sql_are_errors():
         parse_deck("# t\n\n```python exec session=alice\n1\n```\n", PATH)
     assert str(raised.value) == (
         f"{PATH}:3: option 'session' is for SQL blocks, not Python blocks; "
-        "a Python block takes show, expect, timeout, sql, title"
+        "a Python block takes show, expect, timeout, sql, title, hl"
     )
     with pytest.raises(DeckError) as raised:
         parse_deck("# t\n\n```sql exec sql=count\nSELECT 1;\n```\n", PATH)

@@ -30,9 +30,9 @@ CODE_CHAR = CODE_FONT * 0.6  # monospace
 CODE_PAD_H, CODE_PAD_W = CODE_FONT * 1.55, CODE_FONT * 2.35  # Material's pre > code padding
 CODE_MARGIN = CODE_FONT * 0.8
 TABLE_FONT = FONT * 0.7
-TABLE_ROW = TABLE_FONT * 2.0 + 1  # line, cell padding and border
+TABLE_ROW = TABLE_FONT * 1.5 + 1  # line (1.3), cell padding (0.1em twice) and border
 TABLE_CHAR = TABLE_FONT * 0.6
-TABLE_CELL_PAD = TABLE_FONT * 1.6
+TABLE_CELL_PAD = TABLE_FONT * 1.2 + 1
 OUT_LINE = TABLE_FONT * 1.4  # format=text/json/expanded, errors, notices
 SMALL_LINE = FONT * 0.6 * 1.5  # sql-rows, sql-status, titles
 PY_SQL_LINE = FONT * 0.6 * 1.3
