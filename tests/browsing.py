@@ -1,9 +1,14 @@
-"""The one Chromium of a test session: where it is, how it is launched (the fixture is in conftest)."""
+"""The one Chromium of a test session: where it is, how it is launched (the fixture is in
+conftest); and the local http server that pages which need one are served from."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,3 +45,26 @@ def launch() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@contextlib.contextmanager
+def http_server(directory: Path) -> Iterator[str]:
+    """python -m http.server on 127.0.0.1, on a free port, serving directory: its base URL."""
+    command = [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"]
+    server = subprocess.Popen(
+        [*command, "--directory", str(directory)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        match = re.search(r"port (\d+)", line)
+        assert match, f"http.server said: {line!r}"
+        yield f"http://127.0.0.1:{match[1]}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stdout:
+            server.stdout.close()

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from browsing import chromium_path  # noqa: F401 (re-exported: the browser fixture is in conftest)
+from browsing import chromium_path, http_server  # noqa: F401 (chromium_path: re-exported)
 from presented import presented_scales, smallest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -767,33 +767,8 @@ def test_nothing_is_loaded_from_the_network(ctx: Context, site_dir: Path):
 def served(site_dir: Path, tmp_path: Path) -> Iterator[str]:
     """The site under /talks/ of python -m http.server on 127.0.0.1, on a free port."""
     shutil.copytree(site_dir, tmp_path / "talks")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-u",
-            "-m",
-            "http.server",
-            "0",
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        match = re.search(r"port (\d+)", line)
-        assert match, f"http.server said: {line!r}"
-        yield f"http://127.0.0.1:{match[1]}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if server.stdout:
-            server.stdout.close()
+    with http_server(tmp_path) as url:
+        yield url
 
 
 def test_presenting_from_a_sub_path_over_http(ctx: Context, served: str):

@@ -10,8 +10,6 @@ http from 127.0.0.1 (BroadcastChannel between tabs needs a real origin).
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from browsing import http_server
 from presented import presented_scales, smallest, table
 from sites import build_site, database_url, make_site
 from test_browser import Context, pdf_pages
@@ -113,7 +112,12 @@ SLIDES = 7
 def build(root: Path, pages: dict[str, str], pg_server: Any) -> Path:
     site = make_site(root, pages, database_url=database_url(pg_server))
     config = yaml.safe_load(site.config_file.read_text(encoding="utf-8"))
-    config["markdown_extensions"] = ["attr_list", "md_in_html", "pymdownx.superfences"]
+    config["markdown_extensions"] = [
+        "attr_list",
+        "md_in_html",
+        "pymdownx.highlight",
+        "pymdownx.superfences",
+    ]
     site.config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
     build_site(site)
     return site.site_dir
@@ -123,33 +127,12 @@ def build(root: Path, pages: dict[str, str], pg_server: Any) -> Path:
 def served(tmp_path_factory: pytest.TempPathFactory, pg_server: Any) -> Iterator[str]:
     """The steps site under /deck/ of python -m http.server on 127.0.0.1."""
     root = tmp_path_factory.mktemp("steps")
-    site_dir = build(root, {"steps.md": STEPS_DECK, "dark.md": DARK_DECK}, pg_server)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-u",
-            "-m",
-            "http.server",
-            "0",
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-            str(site_dir),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        match = re.search(r"port (\d+)", server.stdout.readline())
-        assert match
-        yield f"http://127.0.0.1:{match[1]}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if server.stdout:
-            server.stdout.close()
+    # built.md: the golden deck of every step source, as the build marks its steps.
+    built = (Path(__file__).parent / "golden" / "steps.md").read_text(encoding="utf-8")
+    pages = {"steps.md": STEPS_DECK, "dark.md": DARK_DECK, "built.md": built}
+    site_dir = build(root, pages, pg_server)
+    with http_server(site_dir) as url:
+        yield url
 
 
 @pytest.fixture
@@ -279,6 +262,42 @@ def test_line_highlight_steps(ctx: Context, served: str):
     page.keyboard.press("Escape")
     assert page.evaluate(lit) == [False, False, False, False]
     assert float(page.evaluate(dim)) == 1
+
+
+def test_every_step_source_as_the_build_marks_it_unfolds_on_the_stage(ctx: Context, served: str):
+    page = open_page(ctx, f"{served}/built.html#/1")
+    # <!-- steps --> list items, then a { .step } paragraph; the nested list is no step.
+    assert hidden_steps(page, 1) == ["1", "2", "3", "4"]
+    for key, hidden in (("ArrowRight", ["2", "3", "4"]), ("n", ["3", "4"])):
+        page.keyboard.press(key)
+        assert hidden_steps(page, 1) == hidden
+    assert page.locator("#slide-1 li li").first.is_visible()  # the nested item came with #2
+    # steps=statements: each statement with its own output, one press each.
+    page.keyboard.press("Alt+ArrowRight")
+    assert where(page) == (2, 0)
+    assert hidden_steps(page, 2) == ["1", "2", "3"]
+    page.keyboard.press("ArrowRight")
+    assert hidden_steps(page, 2) == ["2", "3"]
+    assert page.locator("#slide-2 .sql-step").first.inner_text().endswith("CREATE TABLE")
+    # hl= on a live block, then on a plain fence: the markers are steps of the slide.
+    page.keyboard.press("Alt+ArrowRight")
+    lit = "[...document.querySelectorAll('#slide-3 pre')].map(p => [...p.querySelectorAll('.pgslides-line')].map(l => l.classList.contains('pgslides-hl')))"
+    assert page.evaluate(lit) == [[True, False, False, False], [True, False]]
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate(lit) == [[False, True, True, False], [True, False]]
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate(lit) == [[False, False, False, True], [False, True]]
+    # <!-- columns steps -->: bob's wait shows at his step, his late result at alice's COMMIT.
+    page.keyboard.press("Alt+ArrowRight")
+    assert where(page) == (4, 0)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert hidden_steps(page, 4) == ["3"]
+    assert page.locator("#slide-4 .sql-waiting-note").is_visible()
+    assert not page.locator("#slide-4 .sql-late").is_visible()
+    page.keyboard.press("ArrowRight")
+    assert page.locator("#slide-4 .sql-late").is_visible()
 
 
 def test_handout_overview_and_print_show_every_step(ctx: Context, served: str):
