@@ -193,7 +193,9 @@ def test_each_key_moves_by_step_and_back_shows_all_steps(ctx: Context, served: s
         ("Alt+ArrowRight", (3, 0)),
         ("Alt+ArrowLeft", (2, 3)),
         ("End", (SLIDES, 0)),
+        ("Alt+ArrowRight", (SLIDES, 0)),  # the ends of the deck stay as they are
         ("Home", (1, 0)),
+        ("Alt+ArrowLeft", (1, 0)),
     ]
     for key, expected in moves:
         page.keyboard.press(key)
@@ -361,6 +363,9 @@ def test_an_explicit_deep_link_keeps_its_position_and_drives_the_other_tabs(
     handout.wait_for_timeout(300)
     assert not handout.evaluate("window.pgslides.position().presenting")
     assert where(first) == (2, 2)
+    # Presenting it adopts the position of the window already presenting.
+    handout.keyboard.press("p")
+    assert where(handout) == (2, 2)
 
 
 def test_presenter_view_shows_the_step_and_previews_the_next_press(ctx: Context, served: str):

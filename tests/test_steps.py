@@ -228,3 +228,16 @@ def test_pdf_steps_prints_a_page_per_step(tmp_path: Path, pg_server: Server):
     assert completed.returncode == 0, completed.stderr
     # slide 1 has 2 steps: 3 pages (before its first step, after each); slide 2: 1 page
     assert count_pdf_pages((tmp_path / "d.pdf").read_bytes()) == 4
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# A\n\n???\nIn the notes: <!-- layout: three -->\n",  # notes are not the slide
+        "# A\n\nIndented code shows the comment:\n\n    <!-- layout: three -->\n",
+        '# A\n\n```sql title="hl=1 demo"\nSELECT 1;\n```\n',  # hl= inside another value
+    ],
+)
+def test_what_only_looks_like_a_layout_or_hl_is_left_alone(text: str):
+    deck = parse_deck(text, "d.md")
+    assert (deck.slides[0].layout, deck.slides[0].hl_fences) == (None, 0)

@@ -47,7 +47,7 @@
   const KEYS = /* pgslides-keys: begin */ [
     {"keys": "→ ↓ Space PageDown n", "action": "next step, or the next slide after the last step",
      "match": {"ArrowRight": "next", "ArrowDown": "next", " ": "next", "PageDown": "next", "n": "next"}},
-    {"keys": "← ↑ PageUp Backspace", "action": "previous step (back onto a slide: all its steps shown)",
+    {"keys": "← ↑ PageUp Backspace Shift+Space", "action": "previous step (back onto a slide: all its steps shown)",
      "match": {"ArrowLeft": "prev", "ArrowUp": "prev", "PageUp": "prev", "Backspace": "prev", "Shift+ ": "prev"}},
     {"keys": "Alt+→ / Alt+←", "action": "next / previous slide, skipping steps",
      "match": {"Alt+ArrowRight": "nextSlide", "Alt+ArrowLeft": "prevSlide"}},
@@ -575,6 +575,13 @@
     },
 
     // The slide whose card is in view: where `p` starts presenting from.
+    // From the handout: where a presenting window of the deck is, else the slide in view.
+    presentHere() {
+      const adopted = windows.adopted;
+      if (adopted) this.present(adopted.index, adopted.step);
+      else this.present(this.slideInView());
+    },
+
     slideInView() {
       const line = window.innerHeight * 0.3;
       const i = deck.slides.findIndex((s) => s.getBoundingClientRect().bottom > line);
@@ -812,6 +819,7 @@
     seen: new Map(),
     peers: new Set(),
     channel: null,
+    adopted: null, // a presenting window's {index, step}, heard while this one is a handout
 
     key() {
       return `pgslides:${location.pathname}`;
@@ -854,6 +862,9 @@
       } else if (data.type === "state" && stage.active) {
         stage.go(data.index, Number(data.step) || 0, { history: "replace", remote: true });
         stage.setBlank(Boolean(data.blank), { remote: true });
+      } else if (data.type === "state") {
+        // Only a presenting window sends its state: a handout presents from there (SPEC).
+        this.adopted = { index: data.index, step: Number(data.step) || 0 };
       }
     },
 
@@ -1259,8 +1270,10 @@
     commands: {
       next: () => stage.next(),
       prev: () => stage.prev(),
-      nextSlide: () => stage.go(stage.index + 1, 0),
-      prevSlide: () => stage.go(stage.index - 1, ALL),
+      // At either end of the deck a whole-slide move does nothing (go() would clamp it onto
+      // the same slide and reset its steps).
+      nextSlide: () => stage.index + 1 < deck.count && stage.go(stage.index + 1, 0),
+      prevSlide: () => stage.index > 0 && stage.go(stage.index - 1, ALL),
       first: () => stage.go(0, 0),
       last: () => stage.go(deck.count - 1, ALL),
       digit: (key) => stage.setGoto(stage.goto + key),
@@ -1291,9 +1304,9 @@
 
     // On the handout only these start something; every other key is Material's.
     handout: {
-      present: () => stage.present(stage.slideInView()),
+      present: () => stage.presentHere(),
       presenter: () => {
-        stage.present(stage.slideInView());
+        stage.presentHere();
         presenter.open();
       },
       help: () => help.toggle(true),

@@ -231,7 +231,7 @@ class Splitter:
             )
             # Shown as plain code of that language, so Markdown sees a fence where we do.
             current.add(line, opening.rewritten(intended.split()[0]))
-        elif "hl=" in opening.info:
+        elif opening.words and any(word.startswith("hl=") for word in opening.words[1:]):
             current.add(line, self._hl_fence(opening, number))
             if current.notes is None:
                 current.hl_fences += 1
@@ -240,8 +240,11 @@ class Splitter:
         return _Fence(opening, number, live=False)
 
     def _layout(self, line: str, number: int, current: _SlideBuilder) -> None:
+        # Notes and indented code (four spaces: Markdown's code block) may show the comment.
+        if current.notes is not None or line.startswith(("    ", "\t")):
+            return
         layout = layout_of(line, self.path, number)
-        if layout is not None and current.notes is None:
+        if layout is not None:
             current.layout = layout
 
     def _hl_fence(self, opening: FenceOpening, number: int) -> str:

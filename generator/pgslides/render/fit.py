@@ -3,8 +3,9 @@
 Presentation mode draws a slide on a 1280×720 stage and scales a body that is too large down
 until it fits (pgslides.js, fitBoxes). This estimates the body's height and width in stage
 pixels from its Markdown and its outcomes, with the sizes of pgslides.css's staged rules
-(slide text 28px; headings; code at 0.75em, line-height 1.4; result tables at 0.7em; row
-counts and statuses at 0.6em; a Python block's SQL at 0.6em, wrapping), and warns where
+(slide text 28px; headings; code and results at the default --pgslides-code-size, 0.7em,
+which code is estimated at 0.75em of, a margin for its box; line-height 1.4; row counts and
+statuses at 0.6em; a Python block's SQL at 0.6em, wrapping), and warns where
 min(room / size) falls below MIN_SCALE. The constants were calibrated against Chromium
 (bench/fit_calibration.py). A slide with steps keeps its current step in view rather than
 shrinking, so there only one step (with the slide's heading) has to fit.

@@ -6,7 +6,7 @@ import re
 
 from pgslides.errors import Problem
 from pgslides.parse.deck import Slide
-from pgslides.render.steps import highlight_plain_fences, number_steps, steps_lists, timeline_steps
+from pgslides.render.steps import highlight_plain_fences, number_steps, steps_lists
 
 _HEADING_END = re.compile(r"</h[1-6]>\n?")
 _COLUMN = re.compile(r"\n?<!--[ \t]*column[ \t]*-->\n?")
@@ -29,8 +29,6 @@ def unfold(body: str, slide: Slide, path: str) -> tuple[str, int, list[Problem]]
             )
         )
     body = steps_lists(body)
-    if slide.timeline_steps:
-        body = timeline_steps(body)
     body = columns(body, slide.layout)
     body, count = number_steps(body)
     return body, count, problems
@@ -44,7 +42,7 @@ def columns(body: str, layout: str | None) -> str:
     heading = _HEADING_END.search(body)
     head, rest = (body[: heading.end()], body[heading.end() :]) if heading else ("", body)
     if layout == "two-columns":
-        left, _, right = _split(rest)
+        left, right = _split(rest)
     else:
         image = _IMAGE_PARAGRAPH.search(rest)
         if image is None:
@@ -56,6 +54,6 @@ def columns(body: str, layout: str | None) -> str:
     )
 
 
-def _split(rest: str) -> tuple[str, str, str]:
+def _split(rest: str) -> tuple[str, str]:
     parts = _COLUMN.split(rest, maxsplit=1)
-    return parts[0], "", parts[1] if len(parts) > 1 else ""
+    return parts[0], parts[1] if len(parts) > 1 else ""

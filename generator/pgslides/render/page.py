@@ -23,6 +23,7 @@ from pgslides.errors import Problem
 from pgslides.parse.deck import PLACEHOLDER, Block, Deck
 from pgslides.render.blocks import columns_html
 from pgslides.render.layout import unfold
+from pgslides.render.steps import timeline_steps
 from pgslides.render.templating import render_template, trusted
 
 _MARKER = re.compile(r"<!--pgslides:(?P<kind>slide|notes) (?P<number>\d+)-->\n?")
@@ -66,15 +67,19 @@ class PageBlocks:
         # On a columns slide, a run of blocks is laid out as one grid by its first block.
         self.grids: dict[int, tuple[Block, ...]] = {}
         self.in_grid: set[int] = set()
+        self.timelines: set[int] = set()  # grids of `<!-- columns steps -->`: a block a step
         for slide in deck.slides:
             for group in slide.column_groups:
                 self.grids[group[0].index] = group
                 self.in_grid.update(block.index for block in group)
+                if slide.timeline_steps:
+                    self.timelines.add(group[0].index)
 
     def html(self, index: int) -> str:
         self.used[index] += 1
         if index in self.grids:
-            return str(columns_html(list(self.grids[index]), self.rendered))
+            grid = str(columns_html(list(self.grids[index]), self.rendered))
+            return timeline_steps(grid) if index in self.timelines else grid
         if index in self.in_grid:
             return ""
         return str(self.rendered.get(index, Markup("")))

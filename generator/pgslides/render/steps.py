@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import re
 
-# A start tag with a class attribute holding the token `step`.
-_START_TAG = re.compile(r"<(?P<name>[A-Za-z][A-Za-z0-9-]*)(?P<attrs>(?:\s[^<>]*?)?)(?P<end>/?>)")
-_CLASS = re.compile(r'\sclass="(?P<value>[^"]*)"')
+# A comment (left as it is: a tag inside it is no step), or a start tag whose attributes may
+# hold `>` inside their quotes.
+_START_TAG = re.compile(
+    r"<!--.*?-->"
+    r"|<(?P<name>[A-Za-z][A-Za-z0-9-]*)"
+    r"(?P<attrs>(?:\s+[^\s\"'>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?)*)"
+    r"\s*(?P<end>/?>)",
+    re.DOTALL,
+)
+_CLASS = re.compile(r"""\sclass=(["'])(?P<value>.*?)\1""", re.DOTALL)
 _DATA_STEP = re.compile(r'\sdata-step="[^"]*"')
 _STEPS_LIST = re.compile(r"<!--[ \t]*steps[ \t]*-->\s*(?=<(?:ul|ol)\b)")
 _LIST_TAG = re.compile(r"<(?P<close>/?)(?P<name>ul|ol|li)\b[^>]*>")
@@ -27,11 +34,6 @@ _PLAIN_HL = re.compile(
 _SOURCE_PRE = re.compile(
     r'(?P<head><div class="sql-source[^"]*"><pre)(?P<pre>[^>]*)>(?P<code>.*?)</pre>', re.DOTALL
 )
-
-
-def hl_groups(value: str) -> list[str]:
-    """`1-2|3|4,6` → ["1-2", "3", "4,6"] (validated by settings.HL)."""
-    return value.split("|")
 
 
 def _wrap_lines(code: str) -> str:
@@ -63,7 +65,7 @@ def _wrap_lines(code: str) -> str:
 def highlight_pre(pre_attrs: str, code: str, hl: str) -> str:
     """A <pre> (its attributes and inner HTML) with line spans, data-hl and data-hl-first,
     and one step marker after it for each segment after the first."""
-    groups = hl_groups(hl)
+    groups = hl.split("|")  # validated by settings.HL: `1-2|3|4,6`
     inner = re.sub(
         r"(<code[^>]*>)(.*)(</code>)",
         lambda m: m[1] + _wrap_lines(m[2]) + m[3],
@@ -149,6 +151,8 @@ def number_steps(html: str) -> tuple[str, int]:
 
     def number(match: re.Match[str]) -> str:
         nonlocal count
+        if match["name"] is None:  # a comment
+            return match[0]
         classes = _CLASS.search(match["attrs"])
         if classes is None or "step" not in classes["value"].split():
             return match[0]

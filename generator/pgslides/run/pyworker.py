@@ -217,6 +217,8 @@ def _recording_connection(record: Callable[[str, Any], None]) -> type:
 
     class RecordingConnection(psycopg2.extensions.connection):
         def cursor(self, *args: Any, **kwargs: Any) -> Any:
+            if len(args) > 1:  # cursor(name, cursor_factory, …), positionally
+                kwargs["cursor_factory"], args = args[1], (args[0], *args[2:])
             factory = kwargs.get("cursor_factory") or self.cursor_factory
             kwargs["cursor_factory"] = recording(factory or psycopg2.extensions.cursor)
             return super().cursor(*args, **kwargs)
