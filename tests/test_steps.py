@@ -241,3 +241,37 @@ def test_pdf_steps_prints_a_page_per_step(tmp_path: Path, pg_server: Server):
 def test_what_only_looks_like_a_layout_or_hl_is_left_alone(text: str):
     deck = parse_deck(text, "d.md")
     assert (deck.slides[0].layout, deck.slides[0].hl_fences) == (None, 0)
+
+
+WAITING_STEPS = """# Waits
+
+```sql exec
+CREATE TABLE t (id int PRIMARY KEY, v int);
+INSERT INTO t VALUES (1, 0);
+```
+
+```sql exec session=alice
+BEGIN;
+UPDATE t SET v = 1 WHERE id = 1;
+```
+
+```sql exec session=bob steps=statements
+SELECT v FROM t;
+UPDATE t SET v = 2 WHERE id = 1;
+```
+
+```sql exec session=alice
+COMMIT;
+```
+"""
+
+
+def test_a_statement_step_that_waits_shows_its_wait_at_its_own_step(
+    tmp_path: Path, pg_server: Server
+):
+    page = built(tmp_path, pg_server, WAITING_STEPS)
+    bob = page[page.index('data-session="bob"') :]
+    bob = bob[: bob.index('data-session="alice"')]
+    waiting = bob[bob.index('data-step="2"') :]
+    # Inside the step of the statement that waited: right under its source, before the step ends.
+    assert waiting.index('<div class="sql-waiting-note"') < waiting.index("</div>\n</div>")
