@@ -532,7 +532,12 @@ def wait_for(pid: int, deadline: float) -> int | None:
 # --- the report ------------------------------------------------------------------------------
 
 
-def machine(target_version: str) -> list[str]:
+def machine(
+    target_version: str,
+    packages: tuple[str, ...] = ("mkdocs", "mkdocs-material", "markdown-exec", "psycopg2-binary"),
+) -> list[str]:
+    """The lines that say where the figures come from: the machine, Python, the server, the
+    load at the end, and the versions of `packages`."""
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -541,10 +546,7 @@ def machine(target_version: str) -> list[str]:
         ),
         platform.processor() or "?",
     )
-    versions = ", ".join(
-        f"{name} {metadata.version(name)}"
-        for name in ("mkdocs", "mkdocs-material", "markdown-exec", "psycopg2-binary")
-    )
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in packages)
     return [
         f"machine: nproc {len(os.sched_getaffinity(0))}, {cpu}, {platform.platform()}",
         f"python {platform.python_version()}, PostgreSQL {target_version}, load average "

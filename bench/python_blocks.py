@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import functools
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -38,8 +37,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
+
+from bench import machine  # bench/bench.py: this script's directory is on sys.path
 
 from pgslides.parse.deck import Block, Deck, parse_deck
 from pgslides.report import deck_problems
@@ -237,28 +237,8 @@ def bench_server(database_url: str) -> Iterator[Server]:
 # --- the report ------------------------------------------------------------------------------
 
 
-def machine(version: str) -> list[str]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "?",
-    )
-    versions = ", ".join(
-        f"{name} {metadata.version(name)}" for name in ("SQLAlchemy", "psycopg2-binary")
-    )
-    return [
-        f"machine: nproc {len(os.sched_getaffinity(0))}, {cpu}, {platform.platform()}",
-        f"python {platform.python_version()}, PostgreSQL {version}, {versions}, load average "
-        + " ".join(f"{load:.2f}" for load in os.getloadavg())
-        + " (1/5/15 min, at the end)",
-    ]
-
-
 def report(args: argparse.Namespace, server: Server, version: str, figures: list[Figure]) -> None:
-    for line in machine(version):
+    for line in machine(version, ("SQLAlchemy", "psycopg2-binary")):
         print(line)
     print(
         f"server: {server.label}; decks of 1 vs {1 + args.blocks} blocks, run in-process "

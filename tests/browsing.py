@@ -1,5 +1,6 @@
-"""The one Chromium of a test session: where it is, how it is launched (the fixture is in
-conftest); and the local http server that pages which need one are served from."""
+"""The one Chromium of a test session: where it is, how it is launched and the context each
+test gets (the fixtures are in conftest); and the local http server that pages which need one
+are served from."""
 
 from __future__ import annotations
 
@@ -34,6 +35,40 @@ def chromium_path() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+# Material's search cannot start its worker from file:// and says so; not ours to fix.
+MATERIAL_FILE_ERRORS = ("search_index",)
+
+
+class Context:
+    """A browser context with the requests and page errors of all its pages."""
+
+    def __init__(self, browser: Any, **options: Any) -> None:
+        options.setdefault("viewport", {"width": 1280, "height": 720})
+        options.setdefault("reduced_motion", "reduce")  # no fades: states are final at once
+        self.raw = browser.new_context(**options)
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.raw.on("request", lambda request: self.requests.append(request.url))
+        self.raw.on("page", self._watch)
+
+    def _watch(self, page: Any) -> None:
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def open(self, url: str) -> Any:
+        page = self.raw.new_page()
+        page.goto(url)
+        return page
+
+    def open_deck(self, url: str) -> Any:
+        """A deck page, once its script is ready (presenting already when url has #/N)."""
+        page = self.open(url)
+        page.wait_for_selector("html[data-pgslides=ready]", state="attached")
+        return page
+
+    def script_errors(self) -> list[str]:
+        return [e for e in self.errors if not any(m in e for m in MATERIAL_FILE_ERRORS)]
 
 
 def launch() -> Iterator[Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from browsing import launch
+from browsing import Context, launch
 from pgslides.run.embedded import EmbeddedServer
 from pgslides.run.server import Server, connect, server_from_url
 from sites import stop_servers
@@ -71,3 +71,12 @@ def private_dir(tmp_path: Path) -> Iterator[Path]:
 def browser() -> Iterator[Any]:
     """One real Chromium for every browser test module (Playwright's sync API allows one)."""
     yield from launch()
+
+
+@pytest.fixture
+def ctx(browser: Any) -> Iterator[Context]:
+    """A fresh browser context per test; no script error of ours may happen in it."""
+    context = Context(browser)
+    yield context
+    context.raw.close()
+    assert context.script_errors() == []

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -139,16 +139,21 @@ def build_site(site: Site, command: str = "build") -> PgSlidesPlugin:
     return plugin
 
 
-def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+def run(
+    args: list[str], cwd: Path, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """args run from cwd, with this process's environment and `env` over it."""
+    environment = {**os.environ, "NO_MKDOCS_2_WARNING": "1", **(env or {})}
     return subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+        args, cwd=cwd, env=environment, capture_output=True, text=True, timeout=120, check=False
     )
 
 
-def mkdocs_build(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`mkdocs build --strict` run from cwd."""
-    return run([str(BIN / "mkdocs"), "build", "--strict", *args], cwd)
+def mkdocs_build(
+    cwd: Path, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`mkdocs build --strict` run from cwd (with `env` over this process's environment)."""
+    return run([str(BIN / "mkdocs"), "build", "--strict", *args], cwd, env)
 
 
 def without_fit(messages: list[str]) -> list[str]:

@@ -26,14 +26,12 @@ from typing import Any
 import pytest
 import yaml
 
-from browsing import chromium_path, http_server  # noqa: F401 (chromium_path: re-exported)
+from browsing import Context, chromium_path, http_server  # noqa: F401 (chromium_path: re-exported)
 from presented import presented_scales, smallest
 
 ROOT = Path(__file__).resolve().parent.parent
 DECK = "what-could-possibly-go-wrong.html"
 SLIDES = 63
-# Material's search cannot start its worker from file:// and says so; not ours to fix.
-MATERIAL_FILE_ERRORS = ("search_index",)
 
 # A slide of the talk with SQL results (an INSERT, then a join) for the screenshot.
 RESULT_SLIDE = 28
@@ -52,49 +50,12 @@ def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-# --- per test: a context that records every request and script error ---------------------
-
-
-class Context:
-    """A browser context with the requests and page errors of all its pages."""
-
-    def __init__(self, browser: Any, **options: Any) -> None:
-        options.setdefault("viewport", {"width": 1280, "height": 720})
-        options.setdefault("reduced_motion", "reduce")  # no fades: states are final at once
-        self.raw = browser.new_context(**options)
-        self.requests: list[str] = []
-        self.errors: list[str] = []
-        self.raw.on("request", lambda request: self.requests.append(request.url))
-        self.raw.on("page", self._watch)
-
-    def _watch(self, page: Any) -> None:
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-
-    def open(self, url: str) -> Any:
-        page = self.raw.new_page()
-        page.goto(url)
-        return page
-
-    def script_errors(self) -> list[str]:
-        return [e for e in self.errors if not any(m in e for m in MATERIAL_FILE_ERRORS)]
-
-
-@pytest.fixture
-def ctx(browser: Any) -> Iterator[Context]:
-    context = Context(browser)
-    yield context
-    context.raw.close()
-    assert context.script_errors() == []
-
-
 def deck_url(site_dir: Path, fragment: str = "") -> str:
     return (site_dir / DECK).as_uri() + fragment
 
 
 def open_deck(ctx: Context, site_dir: Path, fragment: str = "") -> Any:
-    page = ctx.open(deck_url(site_dir, fragment))
-    page.wait_for_selector("html[data-pgslides=ready]", state="attached")
-    return page
+    return ctx.open_deck(deck_url(site_dir, fragment))
 
 
 # --- reading the page -------------------------------------------------------------------------

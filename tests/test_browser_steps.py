@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from browsing import http_server
+from browsing import Context, http_server
 from presented import presented_scales, smallest, table
 from sites import build_site, database_url, make_site
-from test_browser import Context, pdf_pages
+from test_browser import pdf_pages
 
 META = '<div class="pgslides-deck-meta" hidden data-duration-s="600" data-theme="dark"></div>'
 
@@ -135,20 +135,6 @@ def served(tmp_path_factory: pytest.TempPathFactory, pg_server: Any) -> Iterator
         yield url
 
 
-@pytest.fixture
-def ctx(browser: Any) -> Iterator[Context]:
-    context = Context(browser)
-    yield context
-    context.raw.close()
-    assert context.script_errors() == []
-
-
-def open_page(ctx: Context, url: str) -> Any:
-    page = ctx.open(url)
-    page.wait_for_selector("html[data-pgslides=ready]", state="attached")
-    return page
-
-
 def where(page: Any) -> tuple[int, int]:
     """(slide, step) on the stage; the URL hash says the same."""
     pos = page.evaluate("window.pgslides.position()")
@@ -173,7 +159,7 @@ def hidden_steps(page: Any, n: int) -> list[str]:
 
 
 def test_each_key_moves_by_step_and_back_shows_all_steps(ctx: Context, served: str):
-    page = open_page(ctx, f"{served}/steps.html#/2")
+    page = ctx.open_deck(f"{served}/steps.html#/2")
     assert page.get_attribute("#slide-2", "data-steps") == "3"
     assert where(page) == (2, 0)
     assert hidden_steps(page, 2) == ["1", "2", "3"]
@@ -218,7 +204,7 @@ def test_each_key_moves_by_step_and_back_shows_all_steps(ctx: Context, served: s
 
 
 def test_steps_the_build_did_not_number_are_numbered_by_the_script(ctx: Context, served: str):
-    page = open_page(ctx, f"{served}/steps.html#/3")
+    page = ctx.open_deck(f"{served}/steps.html#/3")
     assert page.get_attribute("#slide-3", "data-steps") == "2"
     assert page.evaluate(
         "[...document.querySelectorAll('#slide-3 .step')].map(e => e.dataset.step)"
@@ -232,7 +218,7 @@ def test_steps_the_build_did_not_number_are_numbered_by_the_script(ctx: Context,
 
 
 def test_a_step_deep_link_opens_after_that_step(ctx: Context, served: str):
-    page = open_page(ctx, f"{served}/steps.html#/2/2")
+    page = ctx.open_deck(f"{served}/steps.html#/2/2")
     assert where(page) == (2, 2)
     assert hidden_steps(page, 2) == ["3"]
     page.evaluate("location.hash = '#/2'")
@@ -244,7 +230,7 @@ def test_a_step_deep_link_opens_after_that_step(ctx: Context, served: str):
 
 
 def test_line_highlight_steps(ctx: Context, served: str):
-    page = open_page(ctx, f"{served}/steps.html#/4")
+    page = ctx.open_deck(f"{served}/steps.html#/4")
     lit = "[...document.querySelectorAll('#slide-4 .pgslides-line')].map(l => l.classList.contains('pgslides-hl'))"
     dim = "getComputedStyle(document.querySelectorAll('#slide-4 .pgslides-line')[1]).opacity"
     assert page.evaluate(lit) == [True, False, False, False]
@@ -267,7 +253,7 @@ def test_line_highlight_steps(ctx: Context, served: str):
 
 
 def test_every_step_source_as_the_build_marks_it_unfolds_on_the_stage(ctx: Context, served: str):
-    page = open_page(ctx, f"{served}/built.html#/1")
+    page = ctx.open_deck(f"{served}/built.html#/1")
     # <!-- steps --> list items, then a { .step } paragraph; the nested list is no step.
     assert hidden_steps(page, 1) == ["1", "2", "3", "4"]
     for key, hidden in (("ArrowRight", ["2", "3", "4"]), ("n", ["3", "4"])):
@@ -303,7 +289,7 @@ def test_every_step_source_as_the_build_marks_it_unfolds_on_the_stage(ctx: Conte
 
 
 def test_handout_overview_and_print_show_every_step(ctx: Context, served: str):
-    page = open_page(ctx, f"{served}/steps.html")
+    page = ctx.open_deck(f"{served}/steps.html")
     assert page.locator(".pgslides-step-hidden").count() == 0
     page.keyboard.press("p")
     page.keyboard.press("o")
@@ -317,7 +303,7 @@ def test_handout_overview_and_print_show_every_step(ctx: Context, served: str):
 
 @pytest.mark.parametrize("fragment", ["#print-steps", "#print-notes-steps"])
 def test_print_steps_gives_a_page_per_step_state(ctx: Context, served: str, fragment: str):
-    page = open_page(ctx, f"{served}/steps.html{fragment}")
+    page = ctx.open_deck(f"{served}/steps.html{fragment}")
     # 1 + (3+1) + (2+1) + (2+1) + (16+1) + 1 + 1
     expected = 1 + 4 + 3 + 3 + 17 + 1 + 1
     pages = page.evaluate(
@@ -341,11 +327,11 @@ def test_print_steps_gives_a_page_per_step_state(ctx: Context, served: str, frag
 def test_an_explicit_deep_link_keeps_its_position_and_drives_the_other_tabs(
     ctx: Context, served: str
 ):
-    first = open_page(ctx, f"{served}/steps.html#/2")
+    first = ctx.open_deck(f"{served}/steps.html#/2")
     first.keyboard.press("ArrowRight")
     assert where(first) == (2, 1)
     # A new tab at #/4 stays at 4 (it used to jump to the presenting tab's slide) ...
-    second = open_page(ctx, f"{served}/steps.html#/4")
+    second = ctx.open_deck(f"{served}/steps.html#/4")
     second.wait_for_timeout(300)
     assert where(second) == (4, 0)
     # ... and the tab already presenting follows it.
@@ -353,13 +339,13 @@ def test_an_explicit_deep_link_keeps_its_position_and_drives_the_other_tabs(
     second.keyboard.press("ArrowRight")
     first.wait_for_function("location.hash === '#/4/1'")
     # A step deep link too.
-    third = open_page(ctx, f"{served}/steps.html#/2/2")
+    third = ctx.open_deck(f"{served}/steps.html#/2/2")
     third.wait_for_timeout(300)
     assert where(third) == (2, 2)
     first.wait_for_function("location.hash === '#/2/2'")
     second.wait_for_function("location.hash === '#/2/2'")
     # A tab opened without a position is the handout; it does not move the others.
-    handout = open_page(ctx, f"{served}/steps.html")
+    handout = ctx.open_deck(f"{served}/steps.html")
     handout.wait_for_timeout(300)
     assert not handout.evaluate("window.pgslides.position().presenting")
     assert where(first) == (2, 2)
@@ -369,7 +355,7 @@ def test_an_explicit_deep_link_keeps_its_position_and_drives_the_other_tabs(
 
 
 def test_presenter_view_shows_the_step_and_previews_the_next_press(ctx: Context, served: str):
-    page = open_page(ctx, f"{served}/steps.html#/2/1")
+    page = ctx.open_deck(f"{served}/steps.html#/2/1")
     with ctx.raw.expect_page() as popup_info:
         page.keyboard.press("s")
     popup = popup_info.value
@@ -401,7 +387,7 @@ def test_presenter_view_shows_the_step_and_previews_the_next_press(ctx: Context,
 def test_a_tall_slide_with_steps_stays_readable_and_keeps_its_step_in_view(
     ctx: Context, served: str
 ):
-    page = open_page(ctx, f"{served}/steps.html#/5")
+    page = ctx.open_deck(f"{served}/steps.html#/5")
     pos = page.evaluate("window.pgslides.position()")
     assert pos["steps"] == 16
     assert pos["scale"] == pytest.approx(0.8)
@@ -428,7 +414,7 @@ def test_a_tall_slide_with_steps_stays_readable_and_keeps_its_step_in_view(
 
 
 def test_two_columns_layout_sits_side_by_side(ctx: Context, served: str):
-    page = open_page(ctx, f"{served}/steps.html#/6")
+    page = ctx.open_deck(f"{served}/steps.html#/6")
     page.evaluate("document.getElementById('slide-6').dataset.layout = 'two-columns'")
     boxes = page.evaluate(
         "[...document.querySelectorAll('#slide-6 .slide-column')].map(c => c.getBoundingClientRect())"
@@ -441,7 +427,7 @@ def test_two_columns_layout_sits_side_by_side(ctx: Context, served: str):
 
 
 def test_deck_theme_dark_and_the_countdown(ctx: Context, served: str):
-    page = open_page(ctx, f"{served}/dark.html")
+    page = ctx.open_deck(f"{served}/dark.html")
     light = page.evaluate("getComputedStyle(document.getElementById('slide-1')).backgroundColor")
     page.keyboard.press("p")
     dark = page.evaluate("getComputedStyle(document.getElementById('slide-1')).backgroundColor")

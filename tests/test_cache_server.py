@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 from pathlib import Path
@@ -49,16 +48,7 @@ def build_with(root: Path, url: str, deck: str = VERSION_DECK, **env: str) -> tu
 
 
 def run_build(root: Path, *args: str, **env: str):
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        return mkdocs_build(root, *args)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return mkdocs_build(root, *args, env=env)
 
 
 def url_identity(url: str, version: str) -> ServerIdentity:

@@ -4,18 +4,18 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import sqlalchemy
 
-from pgslides.cache import CacheKeyParts, cache_inputs, changed_inputs, key_of_inputs
+from pgslides.cache import cache_inputs, changed_inputs, key_of_inputs
 from pgslides.parse.deck import parse_deck
 from pgslides.run.identity import python_libraries
 from pgslides.run.server import Server
 from sites import BIN, database_url, log_messages, make_site, mkdocs_build, parse_html, run
+from test_cache import PARTS
 
 DECK = """
 # Python, cached
@@ -37,15 +37,6 @@ len("four")
 
 UNREACHABLE = "postgresql://postgres:fr0zen-secret@127.0.0.1:1/postgres"
 
-PARTS = CacheKeyParts(
-    package_version="1.0",
-    isolation="database",
-    timezone="UTC",
-    max_rows=20,
-    statement_timeout_ms=10_000,
-    setup=(),
-)
-
 
 def test_the_python_libraries_are_in_a_python_decks_key_only():
     python_deck = parse_deck(DECK.lstrip("\n"), "slides/deck.md")
@@ -65,12 +56,7 @@ def test_the_python_libraries_are_in_a_python_decks_key_only():
 
 def build(root: Path, url: str, **env: str) -> tuple[int, str]:
     make_site(root, {"deck.md": DECK}, database_url=url)
-    os.environ.update(env)
-    try:
-        completed = mkdocs_build(root)
-    finally:
-        for name in env:
-            del os.environ[name]
+    completed = mkdocs_build(root, env=env)
     return completed.returncode, completed.stderr
 
 
