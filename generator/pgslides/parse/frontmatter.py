@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,17 +197,18 @@ def deck_settings(
 def deck_presenting(meta: dict[str, Any], text: str, path: str) -> tuple[int | None, str | None]:
     """The front matter's `duration:` (in seconds, for the presenter's countdown) and
     `theme:` (dark, light or auto), validated; DeckError names the line."""
-    found: list[Any] = []
-    for key, kind in (("duration", DURATION), ("theme", choice(*THEME_CHOICES))):
+
+    def read(key: str, kind: Callable[[Any], Any]) -> Any:
         value = meta.get(key)
         if value is None:
-            found.append(None)
-            continue
+            return None
         try:
-            found.append(kind(value))
+            return kind(value)
         except SettingError as error:
             raise DeckError(
                 path, front_matter_line(text, key), f"bad value {value!r} for {key}; {error}"
             ) from None
-    duration, theme = found
-    return (None if duration is None else round(duration / 1000)), theme
+
+    duration_ms = read("duration", DURATION)
+    theme = read("theme", choice(*THEME_CHOICES))
+    return (None if duration_ms is None else round(duration_ms / 1000)), theme

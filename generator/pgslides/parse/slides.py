@@ -23,8 +23,9 @@ PLACEHOLDER = "pgslides"
 _SEPARATOR = re.compile(r"^---[ \t]*$")
 _LINE = re.compile(r"[^\n]*\n|[^\n]+$")
 _NOTES = re.compile(r"^\?\?\?[ \t]*$")
-_COLUMNS = re.compile(r"^[ \t]*<!--[ \t]*columns(?:[ \t]+steps)?[ \t]*-->[ \t]*$", re.MULTILINE)
-_COLUMNS_STEPS = re.compile(r"^[ \t]*<!--[ \t]*columns[ \t]+steps[ \t]*-->[ \t]*$", re.MULTILINE)
+_COLUMNS = re.compile(
+    r"^[ \t]*<!--[ \t]*columns(?P<steps>[ \t]+steps)?[ \t]*-->[ \t]*$", re.MULTILINE
+)
 
 
 @dataclass(frozen=True)
@@ -52,16 +53,17 @@ class Slide:
     @property
     def columns(self) -> bool:
         """Whether the slide asks for its blocks side by side, a column per session."""
-        return any(
-            isinstance(part, str) and _COLUMNS.search(part) is not None for part in self.parts
-        )
+        return bool(self._columns_comments)
 
     @property
     def timeline_steps(self) -> bool:
         """`<!-- columns steps -->`: each block of the columns grid is a step."""
-        return any(
-            isinstance(part, str) and _COLUMNS_STEPS.search(part) is not None for part in self.parts
-        )
+        return any(comment["steps"] for comment in self._columns_comments)
+
+    @cached_property
+    def _columns_comments(self) -> list[re.Match[str]]:
+        texts = (part for part in self.parts if isinstance(part, str))
+        return [comment for text in texts for comment in _COLUMNS.finditer(text)]
 
     @property
     def column_groups(self) -> tuple[tuple[Block, ...], ...]:

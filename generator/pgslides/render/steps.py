@@ -32,7 +32,7 @@ _PLAIN_HL = re.compile(
     re.DOTALL,
 )
 _SOURCE_PRE = re.compile(
-    r'(?P<head><div class="sql-source[^"]*"><pre)(?P<pre>[^>]*)>(?P<code>.*?)</pre>', re.DOTALL
+    r'(?P<head><div class="sql-source[^"]*">)<pre(?P<pre>[^>]*)>(?P<code>.*?)</pre>', re.DOTALL
 )
 
 
@@ -83,7 +83,7 @@ def highlight_pre(pre_attrs: str, code: str, hl: str) -> str:
 def highlight_block_source(html: str, hl: str) -> str:
     """A live block's HTML with its source's lines highlighted step by step."""
     return _SOURCE_PRE.sub(
-        lambda m: m["head"][: -len("<pre")] + highlight_pre(m["pre"], m["code"], hl),
+        lambda m: m["head"] + highlight_pre(m["pre"], m["code"], hl),
         html,
         count=1,
     )

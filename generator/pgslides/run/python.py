@@ -71,8 +71,12 @@ class PythonWorker:
         connect = self.db.session_keywords()
         # Named after the process: its backends can be ended once it is stopped mid-block.
         connect["application_name"] = _application_name(self.process.pid)
-        config = {"path": self.path, "max_rows": self.max_rows, "connect": connect}
-        config["pool_size"] = PYTHON_POOL_SIZE
+        config = {
+            "path": self.path,
+            "max_rows": self.max_rows,
+            "connect": connect,
+            "pool_size": PYTHON_POOL_SIZE,
+        }
         self._send(config)
         ready = self._receive(_START_TIMEOUT_S, stop)
         if isinstance(ready, str):
