@@ -485,13 +485,23 @@ def test_what_a_killed_build_left_is_dropped_by_the_next_but_not_a_running_build
         killed_build.communicate()
         assert leftover_databases(watch, killed_build.pid) != []
         # Its statement runs on (a server notices a dead client only when it next writes to
-        # it): a sweep leaves a database someone is connected to, so end it first.
+        # it): a sweep leaves a database someone is connected to, so end it first. The build's
+        # idle connections end by themselves, racing this query, so only the sleeper is asserted.
         orphans = rows(
             watch,
-            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname LIKE %s",
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+            "WHERE datname LIKE %s AND query LIKE '%%pg_sleep(60)%%'",
             own_pattern(killed_build.pid),
         )
         assert orphans == [(True,)]
+        wait_for(
+            lambda: not rows(
+                watch,
+                "SELECT pid FROM pg_stat_activity WHERE datname LIKE %s",
+                own_pattern(killed_build.pid),
+            ),
+            "the killed build's connections to end",
+        )
 
         after = built(site_with(tmp_path / "c", {"deck.md": QUICK}, target), env)
         assert leftover_databases(watch, killed_build.pid) == []
