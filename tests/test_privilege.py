@@ -495,10 +495,12 @@ def test_what_a_killed_build_left_is_dropped_by_the_next_but_not_a_running_build
         )
         assert orphans == [(True,)]
         wait_for(
-            lambda: not rows(
-                watch,
-                "SELECT pid FROM pg_stat_activity WHERE datname LIKE %s",
-                own_pattern(killed_build.pid),
+            lambda: (
+                not rows(
+                    watch,
+                    "SELECT pid FROM pg_stat_activity WHERE datname LIKE %s",
+                    own_pattern(killed_build.pid),
+                )
             ),
             "the killed build's connections to end",
         )
