@@ -179,7 +179,7 @@ def test_blocks_are_numbered_in_file_order_across_slides():
         (
             "sql exec sesion=bob",
             "unknown option 'sesion'; did you mean 'session'? valid options: session, show, expect, rows, format, timeout, title, grace, prompt, "
-            "steps, hl",
+            "steps, hl, chart, x, y",
         ),
         (
             "sql exec show=all",
@@ -187,7 +187,7 @@ def test_blocks_are_numbered_in_file_order_across_slides():
         ),
         (
             "sql exec format=csv",
-            "bad value 'csv' for option format; valid choices: table, text, expanded, json",
+            "bad value 'csv' for option format; valid choices: table, text, expanded, json, plan",
         ),
         (
             "sql exec expect=oops",

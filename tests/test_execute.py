@@ -11,8 +11,9 @@ from pgslides.outcome import DeckOutcome
 from pgslides.parse.deck import parse_deck
 from pgslides.run.admin import Admin
 from pgslides.run.database import DeckDatabase, SessionSettings
-from pgslides.run.execute import RunLimits, SetupFile
+from pgslides.run.execute import RunLimits
 from pgslides.run.server import Server
+from pgslides.run.setupfiles import SetupFile
 from pgslides.run.timeline import run_deck
 
 # One row per type; every value is compared with what psql prints for the same query.

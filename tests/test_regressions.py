@@ -13,10 +13,11 @@ from pgslides.drift import statement_difference
 from pgslides.outcome import StatementOutcome
 from pgslides.parse.deck import DeckError, parse_deck
 from pgslides.run.database import SessionSettings
-from pgslides.run.execute import RunLimits, SetupFile
+from pgslides.run.execute import RunLimits
 from pgslides.run.housekeeping import Housekeeper
 from pgslides.run.runner import Runner, RunSettings
 from pgslides.run.server import Server
+from pgslides.run.setupfiles import SetupFile
 from pgslides.run.timeline import run_deck
 from sites import BIN, database_url, log_messages, make_site, mkdocs_build, run, without_fit
 

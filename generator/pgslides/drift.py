@@ -6,6 +6,8 @@ import re
 
 from pgslides.outcome import BlockOutcome, DeckOutcome, PythonOutcome, StatementOutcome
 from pgslides.parse.deck import Deck
+from pgslides.render.pictures import plan_value
+from pgslides.render.plan import PlanError, plan_shape
 
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 
@@ -14,8 +16,9 @@ def outcome_drift(deck: Deck, stored: DeckOutcome, fresh: DeckOutcome) -> list[s
     """`file:line: …` for each statement whose output is not what the cache holds."""
     problems = []
     for old_block, new_block in zip(stored.blocks, fresh.blocks, strict=True):
+        plan = deck.blocks[new_block.index].options.format == "plan"
         for old, new in zip(old_block.statements, new_block.statements, strict=False):
-            difference = statement_difference(old, new)
+            difference = statement_difference(old, new, plan=plan)
             if difference:
                 problems.append(
                     f"{deck.path}:{new.line}: output differs from the cache: {difference}"
@@ -74,15 +77,20 @@ def _python_error(outcome: PythonOutcome) -> str:
     return f"{said} ({error.sqlstate})" if error.sqlstate else said
 
 
-def statement_difference(old: StatementOutcome, new: StatementOutcome) -> str | None:
-    """What changed between two outcomes of one statement, in a few words; None if nothing."""
+def statement_difference(
+    old: StatementOutcome, new: StatementOutcome, *, plan: bool = False
+) -> str | None:
+    """What changed between two outcomes of one statement, in a few words; None if nothing.
+
+    A plan (format=plan) is compared by its shape: an EXPLAIN ANALYZE's timings, and the
+    buffers and row counts they go with, change on every run."""
     old_error = old.error.summary() if old.error else "no error"
     new_error = new.error.summary() if new.error else "no error"
     checks = (
         (old_error != new_error, f"was {old_error!r}, now {new_error!r}"),
         (old.columns != new.columns, "the columns changed"),
         (old.row_count != new.row_count, f"{old.row_count} rows before, {new.row_count} now"),
-        (old.rows != new.rows, "the rows shown changed"),
+        (_shown(old, plan) != _shown(new, plan), _rows_changed(old, plan)),
         (old.status != new.status, f"status was {old.status!r}, now {new.status!r}"),
         (
             (old.notices, old.more_notices) != (new.notices, new.more_notices),
@@ -91,6 +99,22 @@ def statement_difference(old: StatementOutcome, new: StatementOutcome) -> str | 
         (old.copy_output != new.copy_output, "the COPY output changed"),
     )
     return next((message for differs, message in checks if differs), None)
+
+
+def _rows_changed(statement: StatementOutcome, plan: bool) -> str:
+    drawn = plan and plan_value(statement) is not None
+    return "the plan's shape changed" if drawn else "the rows shown changed"
+
+
+def _shown(statement: StatementOutcome, plan: bool) -> object:
+    """The rows, or for a drawn plan its shape (what stays put between two ANALYZE runs)."""
+    value = plan_value(statement) if plan else None
+    if value is None:
+        return statement.rows
+    try:
+        return plan_shape(value)
+    except PlanError:
+        return statement.rows
 
 
 def _late_output(block: BlockOutcome) -> list[tuple[str, list[tuple[object, ...]]]]:

@@ -6,15 +6,18 @@ from pgslides.errors import Problem
 from pgslides.outcome import BlockOutcome, DeckOutcome
 from pgslides.parse.deck import Deck
 from pgslides.render.fit import fit_problems
+from pgslides.render.pictures import picture_problems
 
 
 def deck_problems(deck: Deck, outcome: DeckOutcome) -> list[Problem]:
-    """Each block that did not end as its `expect` says, in file order."""
-    return [
+    """Each block that did not end as its `expect` says, in file order, then each picture
+    that cannot be drawn."""
+    ended = [
         Problem(block.problem, deck.path, _problem_line(block))
         for block in outcome.blocks
         if block.problem
     ]
+    return ended + picture_problems(deck, outcome)
 
 
 def _problem_line(block: BlockOutcome) -> int:

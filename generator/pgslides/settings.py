@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 ISOLATIONS = ("database", "schema", "none")
 SHOW_CHOICES = ("both", "result", "source", "none")
-FORMAT_CHOICES = ("table", "text", "expanded", "json")
+FORMAT_CHOICES = ("table", "text", "expanded", "json", "plan")
+CHART_CHOICES = ("bar", "line", "scatter", "area")
 ON_ERROR_CHOICES = ("fail", "warn")
 
 _DURATION = re.compile(r"^(?P<amount>\d+(?:\.\d+)?)(?P<unit>ms|s|min)$")
@@ -115,6 +116,13 @@ def _python_expect(value: Any) -> str:
     return value
 
 
+def _columns(value: Any) -> tuple[str, ...]:
+    names = tuple(value.split(",")) if isinstance(value, str) else ("",)
+    if not all(names):
+        raise SettingError
+    return names
+
+
 def choice(*choices: str) -> Kind:
     def convert(value: Any) -> str:
         if value not in choices:
@@ -136,6 +144,7 @@ PYTHON_EXPECT = Kind(
     "sqlalchemy.exc.IntegrityError, or a 5-character SQLSTATE such as 23503",
     _python_expect,
 )
+COLUMNS = Kind("expected column names of the result, separated by commas: y=a,b", _columns)
 SQL_LIST_CHOICES = ("show", "count", "hide")
 STEPS_CHOICES = ("statements",)
 THEME_CHOICES = ("dark", "light", "auto")
@@ -203,7 +212,13 @@ BLOCK_OPTIONS = (
     Option("prompt", BOOLEAN, None, "psql prompts; None: the deck's prompt.", "view"),
     Option("steps", choice(*STEPS_CHOICES), None, "statements: one step each.", "view"),
     Option("hl", HL, None, "Line-highlight steps, like 1-2|3|4.", "view"),
+    Option("chart", choice(*CHART_CHOICES), None, "Draw the rows as a chart.", "view"),
+    Option("x", TEXT, None, "The chart's x column.", "view"),
+    Option("y", COLUMNS, None, "The chart's y columns, comma-separated.", "view"),
 )
+
+# A ```erd exec``` block: its lines name tables; it is drawn, so only a caption to choose.
+ERD_BLOCK_OPTIONS = (Option("title", TEXT, None, "A caption over the diagram.", "view"),)
 
 # A ```python exec``` block's options (SPEC "Python blocks"); timeout: statement_timeout × 3.
 PYTHON_BLOCK_OPTIONS = (
@@ -220,7 +235,9 @@ BLOCK_OPTION_NAMES = tuple(option.name for option in BLOCK_OPTIONS)
 DECK_OPTION_NAMES = tuple(option.name for option in DECK_OPTIONS)
 PLUGIN_OPTION_NAMES = tuple(option.name for option in PLUGIN_OPTIONS)
 VIEW_OPTIONS = frozenset(
-    option.name for option in BLOCK_OPTIONS + PYTHON_BLOCK_OPTIONS if option.affects == "view"
+    option.name
+    for option in BLOCK_OPTIONS + PYTHON_BLOCK_OPTIONS + ERD_BLOCK_OPTIONS
+    if option.affects == "view"
 )
 
 

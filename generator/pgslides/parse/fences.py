@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pymdownx.superfences import RE_NESTED_FENCE_START
 
-LIVE_LANGUAGES = ("sql", "python")  # `LANGUAGE exec` runs; erd comes with its issue
+LIVE_LANGUAGES = ("sql", "python", "erd")  # `LANGUAGE exec` runs (erd: a schema diagram)
 # What an author may write for SQL, and for exec, when they mean a live SQL block.
 _SQL_NAMES = frozenset({"sql", "postgresql", "postgres", "pgsql", "psql", "plpgsql", "pg"})
 _PYTHON_NAMES = frozenset({"python", "python3", "py", "pycon"})
@@ -50,8 +50,8 @@ class FenceOpening:
 
     @property
     def live(self) -> bool:
-        """`sql exec [options]` or `python exec [options]`: a live block (exact words, as
-        SPEC writes them)."""
+        """`sql exec [options]`, `python exec [options]` or `erd exec`: a live block (exact
+        words, as SPEC writes them)."""
         words = self.words
         return len(words) >= 2 and words[0] in LIVE_LANGUAGES and words[1] == "exec"
 
@@ -107,6 +107,8 @@ def _intended(language: str) -> str | None:
         return "sql exec"
     if name in _PYTHON_NAMES:
         return "python exec"
+    if name == "erd":
+        return "erd exec"
     return None
 
 

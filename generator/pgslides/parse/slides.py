@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from pgslides.errors import DeckError, Problem
-from pgslides.parse.blocks import Block, parse_block_options
+from pgslides.parse.blocks import Block, check_erd_names, parse_block_options
 from pgslides.parse.fences import FenceOpening, fence_opening, live_block_typo
 from pgslides.parse.slidesyntax import hl_fence_info, layout_of
 
@@ -265,6 +265,8 @@ class Splitter:
         if fence.live:
             language = fence.opening.words[0]
             options = parse_block_options(fence.opening.info, self.path, fence.line, language)
+            if language == "erd":
+                check_erd_names("".join(fence.sql), self.path, fence.line + 1)
             block = Block(
                 index=len(self.blocks),
                 line=fence.line,

@@ -8,7 +8,9 @@ from typing import Any
 from markupsafe import Markup
 
 from pgslides.outcome import BlockOutcome, DeckOutcome, LateOutcome, StatementOutcome
+from pgslides.parse.blocks import BlockOptions
 from pgslides.parse.deck import Block, Deck
+from pgslides.render.pictures import PictureError, schema_picture, statement_picture
 from pgslides.render.python import render_python_block
 from pgslides.render.statement import render_statement
 from pgslides.render.steps import highlight_block_source
@@ -39,6 +41,8 @@ def render_deck_blocks(deck: Deck, outcome: DeckOutcome) -> dict[int, Markup]:
     return {
         block.index: render_python_block(block, outcome.blocks[block.index])
         if block.language == "python"
+        else render_erd_block(block, outcome.blocks[block.index])
+        if block.language == "erd"
         else render_block(
             block,
             outcome.blocks[block.index],
@@ -48,6 +52,18 @@ def render_deck_blocks(deck: Deck, outcome: DeckOutcome) -> dict[int, Markup]:
         )
         for block in deck.blocks
     }
+
+
+def render_erd_block(block: Block, outcome: BlockOutcome) -> Markup:
+    """An erd block: its diagram, or the error its catalog query met, or why it cannot draw."""
+    problem = outcome.problem
+    output = Markup("")
+    for statement in outcome.statements:
+        try:
+            output = schema_picture(statement) or render_statement(statement, "table")
+        except PictureError as error:
+            problem = problem or str(error)
+    return render_template("erd_block.html", **block_frame(block, problem), output=output)
 
 
 def render_block(
@@ -60,17 +76,18 @@ def render_block(
 ) -> Markup:
     """A live block's HTML: source and/or outcomes as its `show` option says."""
     options = block.options
-    problem = outcome.problem if outcome is not None else None
+    statements = outcome.statements if outcome is not None else ()
+    pictures, picture_problem = _pictures(statements, options)
+    problem = (outcome.problem if outcome is not None else None) or picture_problem
     if options.show == "none" and problem is None and not (outcome and outcome.late):
         return Markup("")
-    statements = outcome.statements if outcome is not None else ()
     prompt = options.prompt if options.prompt is not None else prompt_default
     prompt = prompt and options.show in ("both", "source")
     # steps=statements: laid out as with prompt=true, each statement's pair one step.
     stepped = options.steps == "statements"
     per_statement = prompt or (stepped and options.show in ("both", "source"))
     waiting_for = outcome.waiting_for if outcome is not None else None
-    entries = _entries(block, statements, per_statement, late_of or {})
+    entries = _entries(block, statements, per_statement, late_of or {}, pictures)
     lates = [_late_view(late, blocks) for late in (outcome.late if outcome else ())]
     html = render_template(
         "block.html",
@@ -88,11 +105,27 @@ def render_block(
     return html
 
 
+def _pictures(
+    statements: tuple[StatementOutcome, ...], options: BlockOptions
+) -> tuple[dict[int, Markup], str | None]:
+    """The picture of each statement drawn as one (by position), and why one cannot be."""
+    pictures: dict[int, Markup] = {}
+    for position, statement in enumerate(statements):
+        try:
+            picture = statement_picture(statement, options)
+        except PictureError as error:
+            return pictures, str(error)
+        if picture is not None:
+            pictures[position] = picture
+    return pictures, None
+
+
 def _entries(
     block: Block,
     statements: tuple[StatementOutcome, ...],
     prompt: bool,
     late_of: Mapping[int, LateOutcome],
+    pictures: Mapping[int, Markup],
 ) -> list[dict[str, Any]]:
     """One entry per statement: its prompt line (with prompt=true) and its output."""
     entries = [
@@ -102,9 +135,14 @@ def _entries(
                 if prompt
                 else {}
             ),
-            "output": render_statement(statement, block.options.format),
+            "output": render_statement(
+                statement,
+                block.options.format,
+                pictures.get(position),
+                picture_rows=block.options.chart is not None,
+            ),
         }
-        for statement in statements
+        for position, statement in enumerate(statements)
     ]
     late = late_of.get(block.index)
     if prompt and late is not None:

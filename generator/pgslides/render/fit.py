@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pgslides.errors import Problem
 from pgslides.outcome import BlockOutcome, StatementOutcome
 from pgslides.parse.deck import Block, Deck, Slide
+from pgslides.render.pictures import PictureError, schema_picture, statement_picture
 
 MIN_SCALE = 0.7
 ROOM_W, ROOM_H = 1280 - 2 * 72, 720 - 44 - 52  # the stage less the slide's padding
@@ -39,6 +40,13 @@ SMALL_LINE = FONT * 0.6 * 1.5  # sql-rows, sql-status, titles
 PY_SQL_LINE = FONT * 0.6 * 1.3
 PY_SQL_CHARS = int(ROOM_W / (FONT * 0.6 * 0.6))
 BLOCK_MARGIN = FONT * 0.4
+# Pictures on the stage (pgslides.css): a chart's height, an ER diagram's largest height, a
+# plan's line (a node with its conditions on one line, at the code size).
+CHART_H = 440.0
+ERD_MAX_H = 460.0
+PLAN_LINE = TABLE_FONT * 1.45
+_PLAN_TAGS = re.compile(r'<details\b|</details>|class="plan-node\b')
+_SVG_SIZE = re.compile(r'<svg[^>]*\swidth="(?P<w>[\d.]+)"[^>]*\sheight="(?P<h>[\d.]+)"')
 _COLUMN_CHARS = int((ROOM_W / 2 - CODE_PAD_W) / TABLE_CHAR)  # an error's line in a grid column
 _HEADING = re.compile(r"^(#{1,6})[ \t]")
 _LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]")
@@ -155,6 +163,9 @@ def _block_extent(
     options = block.options
     if options.show == "none" and not outcome.problem:
         return 0.0, 0.0, []
+    if block.language == "erd":
+        height, width = _erd_extent(outcome)
+        return height + BLOCK_MARGIN * 2 + (SMALL_LINE if options.title else 0.0), width, []
     source = block.sql.rstrip("\n").splitlines()
     show_source = options.show in ("both", "source")
     height = BLOCK_MARGIN * 2 + (SMALL_LINE if options.title else 0.0)
@@ -169,7 +180,10 @@ def _block_extent(
         if python is not None:
             height += _python_height(outcome)
         for statement in outcome.statements:
-            part_height, part_width = _statement_extent(statement, options.format, in_grid)
+            picture = _picture_extent(statement, block)
+            part_height, part_width = picture or _statement_extent(
+                statement, options.format, in_grid
+            )
             if per_statement and show_source:
                 # a prompted statement's source: a tighter box than a whole block's
                 part_height += len(statement.sql.strip().splitlines()) * CODE_LINE + CODE_FONT
@@ -183,6 +197,48 @@ def _block_extent(
     if outcome.problem:
         height += SMALL_LINE * 2
     return height, width, steps
+
+
+def _picture_extent(statement: StatementOutcome, block: Block) -> tuple[float, float] | None:
+    """A plan's or a chart's size on the stage, or None when the statement is drawn as rows."""
+    try:
+        picture = statement_picture(statement, block.options)
+    except PictureError:
+        return None
+    if picture is None:
+        return None
+    if block.options.chart:
+        return CHART_H + SMALL_LINE, 0.0  # pgslides.css sizes a chart to this height
+    return (_plan_lines(str(picture)) + 1) * PLAN_LINE, 0.0
+
+
+def _plan_lines(html: str) -> int:
+    """A drawn plan's lines on the stage: each node outside folded subtrees, each outermost
+    fold's summary (folds may nest: what is inside an outer fold takes no line)."""
+    lines = depth = 0
+    for tag in _PLAN_TAGS.finditer(html):
+        if tag[0] == "</details>":
+            depth -= 1
+        elif tag[0].startswith("<details"):
+            lines += depth == 0
+            depth += 1
+        else:
+            lines += depth == 0
+    return lines
+
+
+def _erd_extent(outcome: BlockOutcome) -> tuple[float, float]:
+    """An ER diagram's size: its SVG's own, scaled down to the stage's width and ERD_MAX_H."""
+    statement = outcome.statements[0] if outcome.statements else None
+    try:
+        picture = schema_picture(statement) if statement is not None else None
+    except PictureError:
+        picture = None
+    if picture is None:
+        return (_statement_extent(statement, "table")[0] if statement else 0.0), 0.0
+    size = _SVG_SIZE.search(str(picture))
+    width, height = (float(size["w"]), float(size["h"])) if size else (ROOM_W, ERD_MAX_H)
+    return min(height, ERD_MAX_H, height * ROOM_W / max(width, 1.0)), 0.0
 
 
 def _python_height(outcome: BlockOutcome) -> float:

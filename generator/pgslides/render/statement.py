@@ -26,12 +26,23 @@ _JSON_NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def render_statement(statement: StatementOutcome, fmt: str) -> Markup:
-    """One statement's outcome; whether its error was the block's point the run decided."""
+def render_statement(
+    statement: StatementOutcome,
+    fmt: str,
+    picture: Markup | None = None,
+    *,
+    picture_rows: bool = False,
+) -> Markup:
+    """One statement's outcome; whether its error was the block's point the run decided.
+
+    A picture (a plan, a chart) stands in for its rows; with picture_rows the rows follow it,
+    folded, for the handout."""
+    if fmt == "plan" and picture is None:
+        fmt = "table"  # a block's statements other than its EXPLAIN show as usual
     columns = statement.columns
     rows = [[displayable(value) for value in row] for row in statement.rows]
     text = ""
-    if columns is not None and fmt != "table":
+    if columns is not None and fmt not in ("table", "plan"):
         # psql's layouts escape control characters themselves, measuring them as they go.
         text = format_rows(fmt, columns, [list(row) for row in statement.rows])
     error = statement.error
@@ -60,6 +71,8 @@ def render_statement(statement: StatementOutcome, fmt: str) -> Markup:
         status_after_rows=status.split(" ")[0] in _TAG_AFTER_ROWS,
         copy_output=displayable(statement.copy_output),
         copy_more=statement.copy_more_lines,
+        picture=picture,
+        picture_rows=picture_rows,
     )
 
 

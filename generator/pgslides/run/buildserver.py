@@ -23,7 +23,7 @@ def connections_per_deck(decks: list[Deck]) -> int:
     blocks' pool, and pgslides' own."""
     return max(
         (
-            len({block.options.session for block in deck.blocks if block.language == "sql"})
+            len({block.options.session for block in deck.blocks if block.language != "python"})
             + (PYTHON_POOL_SIZE if deck.has_python else 0)
             + _CONNECTIONS_BESIDES_SESSIONS
             for deck in decks

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import psycopg2
 import psycopg2.extensions
 
 from pgslides.errors import DeckError
 from pgslides.outcome import StatementOutcome
-from pgslides.parse.deck import Block, Deck
+from pgslides.parse.deck import Block
 from pgslides.run.copyout import FROM_STDIN_PROBLEM, is_copy_from_stdin
 from pgslides.run.database import Session
-from pgslides.run.rows import MAX_VALUE_CHARS, NUMERIC_OIDS, cut_value, run_streamed
+from pgslides.run.explain import as_json_explain
+from pgslides.run.rows import (
+    MAX_VALUE_CHARS,
+    NUMERIC_OIDS,
+    PICTURE_VALUE_CHARS,
+    cut_value,
+    run_streamed,
+)
 from pgslides.run.statements import (
     MetaCommandError,
     Statement,
@@ -57,61 +63,6 @@ class RunLimits:
     statement_timeout_ms: int = 10_000
 
 
-@dataclass(frozen=True)
-class SetupFile:
-    path: str  # as messages show it
-    sql: str
-
-
-def read_setup_files(deck: Deck, deck_file: Path) -> tuple[SetupFile, ...]:
-    """The deck's setup files, read relative to the deck; one that cannot be read (missing, a
-    directory, not UTF-8) is a DeckError at the front matter line that names it."""
-    files = []
-    lines = deck.settings.setup_lines
-    for number, relative in enumerate(deck.settings.setup):
-        path = deck_file.parent / relative
-        shown = str(Path(deck.path).parent / relative)
-        try:
-            files.append(SetupFile(path=shown, sql=path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError) as error:
-            line = lines[number] if number < len(lines) else 1
-            if isinstance(error, UnicodeDecodeError):
-                on_line = error.object[: error.start].count(b"\n") + 1
-                reason = (
-                    f"not UTF-8 text (byte {error.object[error.start]:#04x} on its line {on_line})"
-                )
-            else:
-                reason = error.strerror or str(error)
-            message = f"cannot read setup file {relative}: {reason}"
-            raise DeckError(deck.path, line, message) from None
-    return tuple(files)
-
-
-def run_setup(
-    setup_file: SetupFile, session: Session, limits: RunLimits, done: list[StatementOutcome]
-) -> None:
-    """Run a setup file's statements, hidden, appending each outcome to `done`; the first
-    error stops the deck with file:line."""
-    try:
-        for statement in iter_statements(setup_file.sql, lambda: session.standard_strings):
-            line = statement.line + 1
-            outcome = _run_or_explain(
-                session,
-                statement.text,
-                setup_file.path,
-                line,
-                max_rows=0,
-                limits=limits,
-                timeout_ms=None,
-            )
-            done.append(outcome)
-            if outcome.error is not None:
-                message = outcome.error.summary()
-                raise ExecutionError(setup_file.path, outcome.line, message)
-    except MetaCommandError as error:
-        raise ExecutionError(setup_file.path, error.line + 1, str(error)) from None
-
-
 def run_block_statements(
     session: Session,
     block: Block,
@@ -129,6 +80,7 @@ def run_block_statements(
     options = block.options
     max_rows = options.rows if options.rows is not None else limits.max_rows
     timeout_ms = options.timeout_ms  # None: the deck's statement_timeout, or its own SET
+    plan = options.format == "plan"
     failed = False
     try:
         for statement in iter_statements(block.sql, lambda: session.standard_strings):
@@ -136,14 +88,16 @@ def run_block_statements(
             if failed:
                 done.append(StatementOutcome(sql=statement.text, line=line, ran=False))
                 continue
-            outcome = _run_or_explain(
+            text = (as_json_explain(statement.text) if plan else None) or statement.text
+            outcome = run_or_explain(
                 session,
-                statement.text,
+                text,
                 path,
                 line,
                 max_rows=max_rows,
                 limits=limits,
                 timeout_ms=timeout_ms,
+                value_chars=PICTURE_VALUE_CHARS if text is not statement.text else MAX_VALUE_CHARS,
             )
             if outcome.error is not None and options.expect in ("error", outcome.error.sqlstate):
                 outcome = replace(outcome, expected=True)  # decided here, once, for the page
@@ -154,7 +108,7 @@ def run_block_statements(
     return None
 
 
-def _run_or_explain(
+def run_or_explain(
     session: Session,
     text: str,
     path: str,
@@ -163,12 +117,19 @@ def _run_or_explain(
     max_rows: int,
     limits: RunLimits,
     timeout_ms: int | None,
+    value_chars: int = MAX_VALUE_CHARS,
 ) -> StatementOutcome:
     """run_statement, with a lost connection or a statement that had to be stopped turned
     into an ExecutionError naming file:line."""
     try:
         return run_statement(
-            session, text, line, max_rows=max_rows, limits=limits, timeout_ms=timeout_ms
+            session,
+            text,
+            line,
+            max_rows=max_rows,
+            limits=limits,
+            timeout_ms=timeout_ms,
+            value_chars=value_chars,
         )
     except psycopg2.Error as error:
         raise ConnectionLostError.at(path, line, error, type(error).__name__) from None
@@ -199,6 +160,7 @@ def run_statement(
     max_rows: int,
     limits: RunLimits,
     timeout_ms: int | None = None,
+    value_chars: int = MAX_VALUE_CHARS,
 ) -> StatementOutcome:
     """Run one statement in autocommit, sent exactly as written, and keep what psql would
     show of it: the first `max_rows` rows, the count of all of them, the tag, notices.
@@ -210,7 +172,7 @@ def run_statement(
     limit_s = (timeout_ms or limits.statement_timeout_ms) / 1000
     with session.running.watch(Watchdog(conn, limit_s)):
         _set_statement_timeout(session, timeout_ms, limits.statement_timeout_ms)
-        answer = run_streamed(conn, text, keep=max_rows)
+        answer = run_streamed(conn, text, keep=max_rows, value_chars=value_chars)
     if _CHANGES_SETTINGS.search(text):
         # SET, RESET ALL or DISCARD ALL may have changed statement_timeout behind our back.
         session.statement_timeout_ms = None
@@ -279,13 +241,10 @@ __all__ = [
     "WATCHDOG_GRACE_S",
     "ExecutionError",
     "RunLimits",
-    "SetupFile",
     "Statement",
     "block_refusal",
     "cut_value",
     "expectation_problem",
-    "read_setup_files",
     "run_block_statements",
-    "run_setup",
     "run_statement",
 ]

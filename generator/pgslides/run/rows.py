@@ -62,17 +62,22 @@ class Streamed:
     copy: LineCapture | None = None  # the lines of a COPY ... TO STDOUT
 
 
-def cut_value(value: str | None) -> str | None:
+# A picture's one value (a JSON plan, a schema): read whole, since a cut one cannot be drawn.
+# A 40-node EXPLAIN (ANALYZE, VERBOSE, BUFFERS) is about 60 kB; past this it is cut all the same.
+PICTURE_VALUE_CHARS = 2_000_000
+
+
+def cut_value(value: str | None, limit: int = MAX_VALUE_CHARS) -> str | None:
     """A value as long as a slide can show: longer ones are cut, with how much is left out.
 
     Done here, not when rendering, so the outcome (and the cache file) never holds 50 MB."""
-    return None if value is None else cut_text(value)
+    return None if value is None else cut_text(value, limit)
 
 
-def cut_text(value: str) -> str:
-    if len(value) <= MAX_VALUE_CHARS:
+def cut_text(value: str, limit: int = MAX_VALUE_CHARS) -> str:
+    if len(value) <= limit:
         return value
-    return f"{value[:MAX_VALUE_CHARS]}… ({len(value) - MAX_VALUE_CHARS} more characters)"
+    return f"{value[:limit]}… ({len(value) - limit} more characters)"
 
 
 def notice_from_text(raw: str) -> Notice:
@@ -81,7 +86,7 @@ def notice_from_text(raw: str) -> Notice:
     return Notice(severity=severity.strip(), message=message.rstrip("\n"))
 
 
-def run_streamed(conn: Any, text: str, keep: int) -> Streamed:
+def run_streamed(conn: Any, text: str, keep: int, value_chars: int = MAX_VALUE_CHARS) -> Streamed:
     """Send `text` as one simple query on psycopg2's connection `conn` and read its answer.
 
     Costs one round trip. A lost connection raises psycopg2.OperationalError, as psycopg2
@@ -91,7 +96,7 @@ def run_streamed(conn: Any, text: str, keep: int) -> Streamed:
     lib = libpq.library()
     pgconn = conn.pgconn_ptr
     codec = _codec(lib, pgconn)
-    reader = _Reader(lib, pgconn, codec, keep)
+    reader = _Reader(lib, pgconn, codec, keep, value_chars)
 
     def receive(_arg: Any, result: Any) -> None:
         reader.notice(result)
@@ -119,8 +124,9 @@ def run_streamed(conn: Any, text: str, keep: int) -> Streamed:
 class _Reader:
     """The results of one query as they arrive, piece by piece."""
 
-    def __init__(self, lib: Any, pgconn: int, codec: str, keep: int) -> None:
+    def __init__(self, lib: Any, pgconn: int, codec: str, keep: int, value_chars: int) -> None:
         self.lib, self.pgconn, self.codec, self.keep = lib, pgconn, codec, keep
+        self.value_chars = value_chars
         self.out = Streamed()
         self.lost: str | None = None
         self._complete = False  # the last result ended; rows after it start another
@@ -195,7 +201,7 @@ class _Reader:
         if lib.PQgetisnull(result, row, col):
             return None
         raw = ctypes.string_at(lib.PQgetvalue(result, row, col), lib.PQgetlength(result, row, col))
-        return cut_value(raw.decode(self.codec, "replace"))
+        return cut_value(raw.decode(self.codec, "replace"), self.value_chars)
 
     def _tag(self, result: int) -> None:
         # libpq 17's chunked mode hands the command tag over with the last chunk, and an

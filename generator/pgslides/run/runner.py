@@ -35,11 +35,10 @@ from pgslides.run.execute import (
     ConnectionLostError,
     ExecutionError,
     RunLimits,
-    SetupFile,
-    read_setup_files,
 )
 from pgslides.run.freshness import Freshness
 from pgslides.run.identity import identity_of, python_libraries
+from pgslides.run.setupfiles import SetupFile, read_setup_files
 from pgslides.run.timeline import run_deck
 from pgslides.settings import PLUGIN_DEFAULTS, DeckPlan, deck_plan
 

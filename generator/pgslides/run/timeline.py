@@ -22,20 +22,20 @@ import psycopg2
 from pgslides.outcome import BlockOutcome, DeckOutcome, DeckWarning, LateOutcome, StatementOutcome
 from pgslides.parse.deck import Block, Deck
 from pgslides.run.database import DatabaseError, DeckDatabase, Session
+from pgslides.run.erd import run_erd_block
 from pgslides.run.execute import (
     WATCHDOG_GRACE_S,
     ConnectionLostError,
     ExecutionError,
     RunLimits,
-    SetupFile,
     block_refusal,
     expectation_problem,
     run_block_statements,
-    run_setup,
 )
 from pgslides.run.locks import StableNaming, lock_graph, waiting_on
 from pgslides.run.python import PythonBlocks
 from pgslides.run.server import server_version
+from pgslides.run.setupfiles import SetupFile, run_setup
 
 SETUP_SESSION = "main"
 # How long to wait before looking at the lock graph a second time (see _Timeline._await).
@@ -123,13 +123,13 @@ class _Timeline:
                 continue
             worker = self._worker(block.options.session)
             refusal = block_refusal(block.sql, worker.session.standard_strings)
-            if refusal is not None:
+            if refusal is not None and block.language != "erd":  # its lines are names, not SQL
                 self.records[block.index].problem = refusal
                 continue
             worker.last_block = block.index
             run = _Run(block, worker, Future())
             run.future = worker.executor.submit(
-                run_block_statements,
+                run_erd_block if block.language == "erd" else run_block_statements,
                 worker.session,
                 block,
                 path=self.deck.path,
