@@ -178,7 +178,7 @@ def _block_extent(
     if options.show in ("both", "result") or per_statement:
         python = outcome.python
         if python is not None:
-            height += _python_height(outcome)
+            height += _python_height(outcome, options.sql_list)
         for statement in outcome.statements:
             picture = _picture_extent(statement, block)
             part_height, part_width = picture or _statement_extent(
@@ -241,7 +241,7 @@ def _erd_extent(outcome: BlockOutcome) -> tuple[float, float]:
     return min(height, ERD_MAX_H, height * ROOM_W / max(width, 1.0)), 0.0
 
 
-def _python_height(outcome: BlockOutcome) -> float:
+def _python_height(outcome: BlockOutcome, sql_list: str) -> float:
     python = outcome.python
     assert python is not None
     height = 0.0
@@ -250,10 +250,10 @@ def _python_height(outcome: BlockOutcome) -> float:
         height += printed.count("\n") * OUT_LINE + TABLE_FONT
     if python.value is not None:
         height += (python.value.count("\n") + 1) * OUT_LINE + TABLE_FONT
-    for text, _parameters in python.sql:
+    for text, _parameters in python.sql if sql_list == "show" else ():
         wrapped = sum(max(1, -(-len(line) // PY_SQL_CHARS)) for line in text.splitlines() or [""])
         height += (wrapped + 1) * PY_SQL_LINE
-    if python.sql:
+    if python.sql and sql_list != "hide":
         height += SMALL_LINE
     if python.error is not None:
         height += (python.error.traceback.count("\n") + 2) * PY_SQL_LINE
