@@ -163,7 +163,9 @@ def test_analyze_timings_are_no_drift_but_a_new_plan_shape_is(pg_server: Server)
     assert statement_difference(old, new) == "the rows shown changed"
     _deck, indexed = run(
         pg_server,
-        source.replace("EXPLAIN", "SET enable_hashjoin = off;\nSET enable_mergejoin = off;\nEXPLAIN"),
+        source.replace(
+            "EXPLAIN", "SET enable_hashjoin = off;\nSET enable_mergejoin = off;\nEXPLAIN"
+        ),
     )
     other = indexed.blocks[1].statements[2]
     assert statement_difference(old, other, plan=True) == "the plan's shape changed"
@@ -238,7 +240,10 @@ ROLLBACK;
     assert problems(deck, outcome) == []
     first = block_html(deck, outcome, 1)
     svg = first.find("svg", class_="sql-erd")
-    assert [g.attrs["data-table"] for g in svg.find_all(class_="erd-table")] == ["users", "comments"]
+    assert [g.attrs["data-table"] for g in svg.find_all(class_="erd-table")] == [
+        "users",
+        "comments",
+    ]
     edge = svg.find(class_="erd-edge")
     assert (edge.attrs["data-from"], edge.attrs["data-to"]) == ("comments.user_id", "users.id")
     assert first.find(data_erd_block=True).attrs["data-line"] == "8"
@@ -251,9 +256,7 @@ ROLLBACK;
 
 def test_an_erd_of_a_table_that_does_not_exist_fails_at_its_line(pg_server: Server):
     deck, outcome = run(pg_server, USERS + "\n```erd exec\nusers\nuserz\n```\n")
-    assert problems(deck, outcome) == [
-        f'{PATH}:8: ERROR:  relation "userz" does not exist (42P01)'
-    ]
+    assert problems(deck, outcome) == [f'{PATH}:8: ERROR:  relation "userz" does not exist (42P01)']
     page = block_html(deck, outcome, 1)
     assert page.find(class_="sql-error").attrs["data-sqlstate"] == "42P01"
     assert "regclass" not in page.text  # pgslides' catalog query is not the author's text
@@ -311,7 +314,9 @@ GROUP BY u.first_name ORDER BY u.first_name;
 def test_a_chart_is_drawn_from_the_rows_and_the_rows_stay_in_the_handout(pg_server: Server):
     deck, outcome = run(
         pg_server,
-        USERS + "\n```sql exec show=none\nINSERT INTO comments VALUES (1, 2, 'Nice!');\n```\n" + COUNTS,
+        USERS
+        + "\n```sql exec show=none\nINSERT INTO comments VALUES (1, 2, 'Nice!');\n```\n"
+        + COUNTS,
     )
     assert problems(deck, outcome) == []
     page = block_html(deck, outcome, 2)
@@ -343,13 +348,19 @@ def test_a_chart_of_columns_the_result_lacks_fails_at_the_blocks_line(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ("chart=bar x=a", "chart=bar needs the columns to draw: add x=COLUMN and y=COLUMN[,COLUMN…]"),
+        (
+            "chart=bar x=a",
+            "chart=bar needs the columns to draw: add x=COLUMN and y=COLUMN[,COLUMN…]",
+        ),
         ("x=a y=b", "x= and y= name a chart's columns: add chart=bar, line, scatter or area"),
         (
             "chart=line x=a y=b format=json",
             "chart= draws the rows, format=json lays them out: use one or the other",
         ),
-        ("chart=pie x=a y=b", "bad value 'pie' for option chart; valid choices: bar, line, scatter, area"),
+        (
+            "chart=pie x=a y=b",
+            "bad value 'pie' for option chart; valid choices: bar, line, scatter, area",
+        ),
     ],
 )
 def test_chart_options_that_cannot_work_are_refused_at_the_fence(options: str, message: str):
