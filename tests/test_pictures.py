@@ -80,7 +80,8 @@ EXPLAIN SELECT * FROM users WHERE first_name = 'Kurt';
     assert node.attrs["data-node-type"] == "Seq Scan"
     assert node.attrs["data-rows-estimated"] == "1"
     assert "data-rows-actual" not in node.attrs  # no ANALYZE, no actual rows
-    assert "users" in node.text and "Kurt" in node.text
+    assert "users" in node.text
+    assert "Kurt" in node.text
     # The source on the slide is what the author wrote; no JSON text, no result table.
     assert "FORMAT JSON" not in page.find(class_="sql-source").text
     assert page.find_all("table") == []
@@ -128,7 +129,8 @@ SELECT count(*) FROM users;
     page = block_html(deck, outcome, 1)
     assert [tag.text for tag in page.find_all(class_="sql-status")] == ["CREATE INDEX", "SET"]
     types = [node.attrs["data-node-type"] for node in page.find_all(class_="plan-node")]
-    assert "Seq Scan" not in types and any("Index" in kind for kind in types)
+    assert "Seq Scan" not in types
+    assert any("Index" in kind for kind in types)
     assert len(page.find_all("table", class_="sql-result")) == 1  # the count, as a table
 
 
@@ -195,7 +197,8 @@ EXPLAIN {FORTY_NODES};
     )
     assert problems(deck, outcome) == []
     value = outcome.blocks[1].statements[0].rows[0][0]
-    assert value is not None and len(value) > 2000  # read whole, not cut for a slide
+    assert value is not None
+    assert len(value) > 2000
     nodes = _count_nodes(json.loads(value)[0]["Plan"])
     assert nodes >= 40
     page = block_html(deck, outcome, 1)
@@ -278,7 +281,8 @@ CREATE TABLE "]]>" (x int REFERENCES "<script>alert(1)</script>");
     )
     assert problems(deck, outcome) == []
     html = str(render_deck_blocks(deck, outcome)[1])
-    assert "<script>" not in html and "<i>" not in html
+    assert "<script>" not in html
+    assert "<i>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     tables = parse_html(html).find_all(class_="erd-table")
     assert sorted(g.attrs["data-table"] for g in tables) == ["<script>alert(1)</script>", "]]>"]
@@ -341,7 +345,8 @@ def test_a_chart_of_columns_the_result_lacks_fails_at_the_blocks_line(
     source = USERS + COUNTS.replace("x=author y=comments", options)
     deck, outcome = run(pg_server, source)
     found = problems(deck, outcome)
-    assert len(found) == 1 and found[0].startswith(f"{PATH}:8: {message}")
+    assert len(found) == 1
+    assert found[0].startswith(f"{PATH}:8: {message}")
     assert message in block_html(deck, outcome, 1).find(class_="sql-problem").text
 
 
@@ -409,5 +414,6 @@ def test_a_site_with_every_picture_builds_strict_and_the_same_bytes_twice(
         assert hook in page
     again = mkdocs_build(site.root, env={"PGSLIDES_REFRESH": "1"})
     assert again.returncode == 0, again.stderr
-    assert "deck.md: 4 blocks" in again.stderr and "run" in again.stderr
+    assert "deck.md: 4 blocks" in again.stderr
+    assert "run" in again.stderr
     assert site.page_path("deck.md").read_text(encoding="utf-8") == page
