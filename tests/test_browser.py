@@ -31,7 +31,7 @@ from presented import presented_scales, smallest
 
 ROOT = Path(__file__).resolve().parent.parent
 DECK = "what-could-possibly-go-wrong.html"
-SLIDES = 63
+SLIDES = 69
 
 # A slide of the talk with SQL results (an INSERT, then a join) for the screenshot.
 RESULT_SLIDE = 28

@@ -632,7 +632,7 @@ def test_repository_site_builds_strict(tmp_path: Path):
     assert completed.returncode == 0, completed.stderr
     assert "Traceback" not in completed.stderr
     page = Site(tmp_path).page("what-could-possibly-go-wrong.md")
-    assert len(page.find_all("section", "slide")) == 63
+    assert len(page.find_all("section", "slide")) == 69
     block = page.block(fence_line(deck.read_text(encoding="utf-8"), "expect=42601"))
     error = block.find(class_="sql-error")
     assert error.attrs["data-sqlstate"] == "42601"
@@ -645,9 +645,10 @@ def test_repository_site_builds_strict(tmp_path: Path):
     assert [cell.text for cell in index.find("tbody").find_all("td")] == [
         "What could possibly go wrong?",
         "PostgreSQL and Python",
-        "63",
+        "69",
     ]
     check_the_talks_python_section(page, deck.read_text(encoding="utf-8"))
+    check_the_talks_pictures(page)
 
 
 def python_fence_line(text: str, marker: str) -> int:
@@ -671,7 +672,7 @@ def check_the_talks_python_section(page: Node, text: str) -> None:
     assert should == has == had + 30
     n_plus_one, selectin = (
         page.block(python_fence_line(text, marker)).find("div", "python-sql")
-        for marker in ("sql=count", "selectinload(User.comments)")
+        for marker in ("sql=count", "users = select(User).options(selectinload(User.comments))")
     )
     assert (n_plus_one.attrs["data-statements"], selectin.attrs["data-statements"]) == ("5", "2")
     injected, bound = (
@@ -685,6 +686,30 @@ def check_the_talks_python_section(page: Node, text: str) -> None:
         "IntegrityError",
         "23503",
     )
+
+
+def check_the_talks_pictures(page: Node) -> None:
+    """The schema drawn live, Kurt found by a scan then by the index, and N+1 as a chart."""
+    erd = page.find("svg", "sql-erd")
+    assert [g.attrs["data-table"] for g in erd.find_all(class_="erd-table")] == [
+        "users",
+        "comments",
+    ]
+    edge = erd.find(class_="erd-edge")
+    assert (edge.attrs["data-from"], edge.attrs["data-to"]) == ("comments.user_id", "users.id")
+    plans = [
+        [node.attrs["data-node-type"] for node in plan.find_all(class_="plan-node")]
+        for plan in page.find_all("div", "sql-plan")
+    ]
+    assert plans[:2] == [["Seq Scan"], ["Seq Scan"]]
+    assert "Seq Scan" not in plans[2]
+    assert any("Index" in kind for kind in plans[2])
+    chart = page.find("svg", "sql-chart")
+    series = {
+        g.attrs["data-series"]: [mark.attrs["data-y"] for mark in g.find_all(data_y=True)]
+        for g in chart.find_all(class_="chart-series")
+    }
+    assert series == {"lazy": ["2", "3", "4", "5"], "selectinload": ["2", "2", "2", "2"]}
 
 
 # --- the password ---------------------------------------------------------------------------

@@ -43,7 +43,7 @@ BLOCK_MARGIN = FONT * 0.4
 # Pictures on the stage (pgslides.css): a chart's height, an ER diagram's largest height, a
 # plan's line (a node with its conditions on one line, at the code size).
 CHART_H = 440.0
-ERD_MAX_H = 460.0
+ERD_MAX_H = 520.0
 PLAN_LINE = TABLE_FONT * 1.45
 _PLAN_TAGS = re.compile(r'<details\b|</details>|class="plan-node\b')
 _SVG_SIZE = re.compile(r'<svg[^>]*\swidth="(?P<w>[\d.]+)"[^>]*\sheight="(?P<h>[\d.]+)"')
