@@ -10,7 +10,6 @@ and look at them (open one in a browser) and read the diff before committing it.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import subprocess
@@ -24,12 +23,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from goldens import GOLDEN, assert_golden
 from pgslides.outcome import Column
 from pgslides.render.chart import ChartError, render_chart
 from pgslides.render.chartscale import nice_ticks, parse_instant, parse_number, time_ticks
 
-GOLDEN = Path(__file__).parent / "golden"
-REGENERATE = os.environ.get("PGSLIDES_REGENERATE_GOLDEN") == "1"
 SVG = "{http://www.w3.org/2000/svg}"
 TEXT, NUMERIC, INT8, INT4, FLOAT8, DATE, TIMESTAMP, TIMESTAMPTZ = (
     25, 1700, 20, 23, 701, 1082, 1114, 1184,
@@ -143,17 +141,7 @@ def texts(root: ET.Element, cls: str) -> list[str]:
 def test_golden_svg(name: str):
     actual = chart(GOLDEN_CASES[name]) + "\n"
     expected_file = GOLDEN / f"chart-{name}.svg"
-    if REGENERATE:
-        expected_file.write_text(actual, encoding="utf-8")
-    expected = expected_file.read_text(encoding="utf-8")
-    if actual != expected:
-        diff = difflib.unified_diff(
-            expected.splitlines(keepends=True),
-            actual.splitlines(keepends=True),
-            fromfile=str(expected_file),
-            tofile="rendered",
-        )
-        pytest.fail("rendered chart differs from the golden file:\n" + "".join(diff))
+    assert_golden(expected_file, actual)
 
 
 @pytest.mark.parametrize("name", list(GOLDEN_CASES))

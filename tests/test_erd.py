@@ -13,7 +13,6 @@ and look at the new SVGs (open them in a browser) before committing them.
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import os
 import random
@@ -21,15 +20,13 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from goldens import GOLDEN, assert_golden
 from pgslides.render.erd import render_erd
 
-GOLDEN = Path(__file__).parent / "golden"
-REGENERATE = os.environ.get("PGSLIDES_REGENERATE_GOLDEN") == "1"
 CASES = ["users-comments", "six-tables", "self-reference"]
 SVG = "{http://www.w3.org/2000/svg}"
 Box = tuple[float, float, float, float]  # left, top, right, bottom
@@ -170,17 +167,7 @@ def assert_no_boxes_overlap(svg: ET.Element) -> None:
 def test_golden_svg(name: str):
     actual = str(render_erd(schema_of(name))) + "\n"
     expected_file = GOLDEN / f"erd-{name}.svg"
-    if REGENERATE:
-        expected_file.write_text(actual, encoding="utf-8")
-    expected = expected_file.read_text(encoding="utf-8")
-    if actual != expected:
-        diff = difflib.unified_diff(
-            expected.splitlines(keepends=True),
-            actual.splitlines(keepends=True),
-            fromfile=str(expected_file),
-            tofile="rendered",
-        )
-        pytest.fail("rendered SVG differs from the golden file:\n" + "".join(diff))
+    assert_golden(expected_file, actual)
 
 
 def test_hooks_tables_columns_and_marks():

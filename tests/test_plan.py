@@ -13,20 +13,15 @@ and read the diff (`git diff tests/golden`) before committing it.
 from __future__ import annotations
 
 import copy
-import difflib
 import json
-import os
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from goldens import GOLDEN, assert_golden
 from pgslides.render.plan import LINES, PlanError, plan_shape, render_plan
 from pgslides.run.rows import cut_text
-
-GOLDEN = Path(__file__).parent / "golden"
-REGENERATE = os.environ.get("PGSLIDES_REGENERATE_GOLDEN") == "1"
 
 # name → what it is. All from one scratch schema (customers, orders, order_items, …; `events` with
 # statistics from 1,000 of its 60,000 rows), EXPLAINed by psql on PostgreSQL 15.20 or 18.6.
@@ -74,17 +69,7 @@ def one_node(**fields: Any) -> str:
 def test_golden_html(name: str):
     actual = str(render_plan(plan_text(name))) + "\n"
     expected_file = GOLDEN / f"plan-{name}.html"
-    if REGENERATE:
-        expected_file.write_text(actual, encoding="utf-8")
-    expected = expected_file.read_text(encoding="utf-8")
-    if actual != expected:
-        diff = difflib.unified_diff(
-            expected.splitlines(keepends=True),
-            actual.splitlines(keepends=True),
-            fromfile=str(expected_file),
-            tofile="rendered",
-        )
-        pytest.fail("rendered HTML differs from the golden file:\n" + "".join(diff))
+    assert_golden(expected_file, actual)
 
 
 def test_every_golden_input_is_listed():

@@ -10,8 +10,6 @@ and read the diff (`git diff tests/golden`) before committing it.
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 import yaml
 from markupsafe import Markup
 
+from goldens import GOLDEN, assert_golden
 from pages import convert
 from pgslides import render
 from pgslides.outcome import BlockOutcome, Column, StatementOutcome
@@ -30,9 +29,6 @@ from pgslides.run.execute import RunLimits
 from pgslides.run.server import Server
 from pgslides.run.timeline import run_deck
 from sites import database_url, make_site, mkdocs_build
-
-GOLDEN = Path(__file__).parent / "golden"
-REGENERATE = os.environ.get("PGSLIDES_REGENERATE_GOLDEN") == "1"
 
 
 def rendered_blocks(pg_server: Server, deck_file: Path) -> str:
@@ -59,17 +55,7 @@ def rendered_blocks(pg_server: Server, deck_file: Path) -> str:
 def test_golden_html(pg_server: Server, name: str):
     actual = rendered_blocks(pg_server, GOLDEN / f"{name}.md")
     expected_file = GOLDEN / f"{name}.html"
-    if REGENERATE:
-        expected_file.write_text(actual, encoding="utf-8")
-    expected = expected_file.read_text(encoding="utf-8")
-    if actual != expected:
-        diff = difflib.unified_diff(
-            expected.splitlines(keepends=True),
-            actual.splitlines(keepends=True),
-            fromfile=str(expected_file),
-            tofile="rendered",
-        )
-        pytest.fail("rendered HTML differs from the golden file:\n" + "".join(diff))
+    assert_golden(expected_file, actual)
 
 
 SECTIONS = re.compile(r'<div class="pgslides-deck-meta".*</section>', re.DOTALL)
@@ -98,18 +84,7 @@ def test_golden_slides(tmp_path: Path, pg_server: Server, name: str):
     assert completed.returncode == 0, completed.stderr
     page = (site.root / "site" / "deck.html").read_text(encoding="utf-8")
     (actual,) = SECTIONS.findall(page)
-    expected_file = GOLDEN / f"{name}.html"
-    if REGENERATE:
-        expected_file.write_text(actual + "\n", encoding="utf-8")
-    expected = expected_file.read_text(encoding="utf-8")
-    if actual + "\n" != expected:
-        diff = difflib.unified_diff(
-            expected.splitlines(keepends=True),
-            (actual + "\n").splitlines(keepends=True),
-            fromfile=str(expected_file),
-            tofile="built",
-        )
-        pytest.fail("built slides differ from the golden file:\n" + "".join(diff))
+    assert_golden(GOLDEN / f"{name}.html", actual + "\n")
 
 
 class _Balance(HTMLParser):
