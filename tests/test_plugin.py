@@ -308,7 +308,7 @@ def test_on_error_warn_shows_the_error_and_keeps_building(
     [
         (
             "shwo=result",
-            "unknown option 'shwo'; did you mean 'show'? valid options: session, show, expect, rows, format, timeout, title, grace, prompt, steps, hl",
+            "unknown option 'shwo'; did you mean 'show'? valid options: session, show, expect, rows, format, timeout, title, grace, prompt, steps, hl, chart, x, y",
         ),
         ("show=all", "bad value 'all' for option show; valid choices: both, result, source, none"),
         (
@@ -406,7 +406,7 @@ def test_serve_shows_errors_on_the_page_and_keeps_the_server_between_builds(
         warnings = sorted(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
         bad_option = (
             "slides/bad.md:3: unknown option 'shwo'; did you mean 'show'? "
-            "valid options: session, show, expect, rows, format, timeout, title, grace, prompt, steps, hl"
+            "valid options: session, show, expect, rows, format, timeout, title, grace, prompt, steps, hl, chart, x, y"
         )
         assert warnings == [f"pgslides: {bad_option}", f"pgslides: {TYPO_ERROR}"]
         block = site.page("deck.md").block(TYPO_LINE)
