@@ -817,6 +817,9 @@ VALID_VALUES = {
     "prompt": ("true", "off"),
     "steps": ("statements",),
     "hl": ("1", '"1-2|3"', "1,3"),
+    "chart": ("bar", "line"),
+    "x": ("users", '"a b"'),
+    "y": ("lazy", "lazy,selectinload"),
 }
 ODD_VALUES = ("", "all", "-1", "1.5", "0ms", "10 seconds", '"unclosed', "'", "=", "x=y", "\\")
 
@@ -831,7 +834,7 @@ odd_option = st.one_of(
 )
 live_info = st.builds(
     lambda info, options: " ".join([info, *options]),
-    st.sampled_from(("sql exec", "sql  exec", "sql exec`", "sql", "python")),
+    st.sampled_from(("sql exec", "sql  exec", "sql exec`", "sql", "python", "erd exec")),
     st.lists(st.one_of(valid_option, valid_option, odd_option), max_size=3),
 )
 LINE_FRAGMENTS = (
