@@ -267,10 +267,10 @@ def test_a_bad_option_in_mkdocs_yml_exits_2_for_check_and_build(tmp_path: Path, 
 
 
 def test_check_warns_about_an_option_it_does_not_know_as_mkdocs_does(tmp_path: Path, url: str):
-    make_site(tmp_path, {"deck.md": GOOD}, database_url=url, playground=True)
+    make_site(tmp_path, {"deck.md": GOOD}, database_url=url, playgrounds=True)
     checked = pgslides(tmp_path, "check")
     assert checked.returncode == 0, checked.stderr
-    assert checked.stdout == "warning: mkdocs.yml: unknown pgslides option 'playground', ignored\n"
+    assert checked.stdout == "warning: mkdocs.yml: unknown pgslides option 'playgrounds', ignored\n"
 
 
 def without_superuser_note(stderr: str) -> str:

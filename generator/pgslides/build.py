@@ -25,6 +25,7 @@ from pgslides.run.database import DatabaseError
 from pgslides.run.runner import Runner, RunSettings
 from pgslides.settings import PLUGIN_OPTIONS, validate
 from pgslides.sitecheck import password_problem
+from pgslides.tryit import TryButtons, deck_try, masked
 
 SUPERFENCES = "pymdownx.superfences"
 
@@ -37,6 +38,7 @@ class BuildSettings:
     run: RunSettings = field(default_factory=RunSettings)
     on_error: str = "fail"
     serving: bool = False  # `mkdocs serve`: problems show on the page, never stop it
+    playground: bool = True  # Try it: blocks re-run in the reader's browser (tryit.py)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], project_dir: Path) -> BuildSettings:
@@ -54,7 +56,7 @@ class BuildSettings:
             cache_dir=project_dir / cache_dir if cache_dir else None,
             refresh=values["refresh"],
         )
-        return cls(run=run, on_error=values["on_error"])
+        return cls(run=run, on_error=values["on_error"], playground=values["playground"])
 
     def serve(self) -> BuildSettings:
         """These settings under `mkdocs serve`: a failing deck is not re-run by every rebuild."""
@@ -95,6 +97,8 @@ class Build:
         self.decks: dict[str, Deck] = {}  # by src_uri, parsed this build
         self.failed: dict[str, Problem] = {}  # decks that cannot be shown at all
         self.results: dict[str, DeckResult] = {}
+        self.replays: dict[str, dict[str, Any]] = {}  # by src_uri, with the playground on
+        self._tries: dict[str, TryButtons] = {}
         self._page: PageBlocks | None = None  # the deck page being converted now
         self.notes: list[Problem] = []  # about the build, not one deck (jobs lowered, ...)
         self._started = time.perf_counter()
@@ -110,7 +114,10 @@ class Build:
         self.decks.clear()
         self.failed.clear()
         self.results.clear()
+        self.replays.clear()
+        self._tries.clear()
         by_path: dict[str, str] = {}
+        files: dict[str, Path] = {}
         items = []
         for source in sources:
             try:
@@ -119,6 +126,7 @@ class Build:
                 self.failed[source.src_uri] = error.problem
                 continue
             self.decks[source.src_uri] = deck
+            files[source.src_uri] = source.path
             by_path[deck.path] = source.src_uri
             items.append((deck, source.path))
         logs = []
@@ -135,6 +143,11 @@ class Build:
                 self.failed[src_uri] = replace(problem, message=self.mask(problem.message))
             else:
                 self.results[src_uri] = result
+                if self.settings.playground:
+                    deck, file, run = self.decks[src_uri], files[src_uri], self.settings.run
+                    replay, self._tries[src_uri] = deck_try(deck, file, result.outcome, run)
+                    # The replay holds what the deck sent, which may quote the URL's password.
+                    self.replays[src_uri] = masked(replay, self.mask)
                 blocks = len(self.decks[src_uri].blocks)
                 logs.append(DeckLog(path, blocks, result.seconds, result.how))
         return logs
@@ -168,7 +181,8 @@ class Build:
             return Page(f"{box}\n\n{markdown}", [failed])
         deck = self.decks[src_uri]
         outcome = self.results[src_uri].outcome
-        self._page = PageBlocks(deck, render_deck_blocks(deck, outcome))
+        blocks = render_deck_blocks(deck, outcome, self._tries.get(src_uri))
+        self._page = PageBlocks(deck, blocks)
         return Page(deck_markdown(deck), self.problems(src_uri))
 
     def format_fence(

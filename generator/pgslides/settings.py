@@ -188,6 +188,7 @@ PLUGIN_OPTIONS = (
     Option("jobs", WHOLE_NUMBER, 0, "Decks run at once; 0: one per CPU."),
     Option("cache_dir", TEXT, ".pgslides-cache", "Where outcomes are kept; empty: no cache."),
     Option("refresh", BOOLEAN, False, "Run every deck even when its stored outcome is current."),
+    Option("playground", BOOLEAN, True, "Try it buttons: readers run the SQL in their browser."),
 )
 
 DECK_OPTIONS = (

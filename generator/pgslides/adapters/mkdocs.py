@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import replace
@@ -30,13 +31,19 @@ from pgslides.parse.deck import PLACEHOLDER
 from pgslides.render import deck_index
 from pgslides.render.page import placeholder_fence_config
 from pgslides.settings import PLUGIN_OPTIONS, Option, SettingError
+from pgslides.tryit import PGLITE_DIR, deck_id, pglite_files
 
 PLUGIN_SCHEMA = {option.name: option for option in PLUGIN_OPTIONS}
 
 log = get_plugin_logger("pgslides")
 
 ASSETS = Path(__file__).parent.parent / "assets"
-ASSET_URIS = {"css": "assets/pgslides/pgslides.css", "js": "assets/pgslides/pgslides.js"}
+ASSET_DIR = "assets/pgslides"
+ASSET_URIS = {"css": f"{ASSET_DIR}/pgslides.css", "js": f"{ASSET_DIR}/pgslides.js"}
+# Try it (playground: true): its script and style load with the page; the worker, PGlite and
+# a deck's replay file only on a reader's first click.
+TRY_URIS = {"css": f"{ASSET_DIR}/pgslides-try.css", "js": f"{ASSET_DIR}/pgslides-try.js"}
+TRY_WORKER = "pgslides-try-worker.js"
 DECK_LIST_MARKER = "<!-- pgslides:decks -->"
 # Material's XHR navigation swaps page content without a load: the presentation script, which
 # starts once per page load, would not see a deck reached that way.
@@ -74,6 +81,7 @@ class PgSlidesConfig(base.Config):
     jobs = _Setting("jobs")
     cache_dir = _Setting("cache_dir")
     refresh = _Setting("refresh")
+    playground = _Setting("playground")
 
 
 class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
@@ -112,6 +120,9 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
             )
         config.extra_css.append(ASSET_URIS["css"])
         config.extra_javascript.append(ASSET_URIS["js"])
+        if self.build.settings.playground:
+            config.extra_css.append(TRY_URIS["css"])
+            config.extra_javascript.append(TRY_URIS["js"])
         return config
 
     def on_files(self, files: Files, *, config: Any) -> Files:
@@ -132,6 +143,8 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
                 (log.info if note.severity == "info" else log.warning)(str(note))
         except SetupError as error:
             raise PluginError(str(error)) from error  # the CLI tells a setup problem by it
+        if self.build.settings.playground:
+            _add_try_files(files, config, self.build.replays)
         return files
 
     def on_page_markdown(self, markdown: str, *, page: Page, config: Any, files: Files) -> str:
@@ -220,6 +233,21 @@ def _use_placeholder_fence(config: Any, build: Build) -> None:
     fences = config.mdx_configs.setdefault(SUPERFENCES, {}).setdefault("custom_fences", [])
     fences[:] = [fence for fence in fences if fence.get("name") != PLACEHOLDER]
     fences.append(placeholder_fence_config(build.format_fence))
+
+
+def _add_try_files(files: Files, config: Any, replays: Mapping[str, Any]) -> None:
+    """Try it's files: its script, style and worker, vendored PGlite, each deck's replay."""
+    for uri in TRY_URIS.values():
+        files.append(File.generated(config, uri, abs_src_path=str(ASSETS / Path(uri).name)))
+    worker = ASSETS / TRY_WORKER
+    files.append(File.generated(config, f"{ASSET_DIR}/{TRY_WORKER}", abs_src_path=str(worker)))
+    for name in pglite_files():
+        source = str(PGLITE_DIR / name)
+        files.append(File.generated(config, f"{ASSET_DIR}/pglite/{name}", abs_src_path=source))
+    for src_uri, replay in sorted(replays.items()):
+        uri = f"{ASSET_DIR}/try/{deck_id(src_uri)}.json"
+        content = json.dumps(replay, ensure_ascii=False, separators=(",", ":"))
+        files.append(File.generated(config, uri, content=content))
 
 
 def _env_flag(name: str) -> bool:

@@ -15,6 +15,7 @@ from pgslides.render.python import render_python_block
 from pgslides.render.statement import render_statement
 from pgslides.render.steps import highlight_block_source
 from pgslides.render.templating import block_frame, highlight_sql, render_template, trusted
+from pgslides.tryit import TryButtons
 
 _STATE_LABELS = {"idle": "idle", "open": "in a transaction", "failed": "in a failed transaction"}
 
@@ -35,8 +36,11 @@ def columns_html(blocks: list[Block], rendered: Mapping[int, Markup]) -> Markup:
     return render_template("columns.html", sessions=sessions, cells=cells)
 
 
-def render_deck_blocks(deck: Deck, outcome: DeckOutcome) -> dict[int, Markup]:
-    """Every live block of a deck, by index, with late results placed where they finished."""
+def render_deck_blocks(
+    deck: Deck, outcome: DeckOutcome, tries: TryButtons | None = None
+) -> dict[int, Markup]:
+    """Every live block of a deck, by index, with late results placed where they finished;
+    with `tries`, SQL blocks carry their Try it button (or why they have none)."""
     late_of = {late.block_index: late for block in outcome.blocks for late in block.late}
     return {
         block.index: render_python_block(block, outcome.blocks[block.index])
@@ -49,6 +53,7 @@ def render_deck_blocks(deck: Deck, outcome: DeckOutcome) -> dict[int, Markup]:
             prompt_default=deck.settings.prompt,
             blocks=deck.blocks,
             late_of=late_of,
+            tryit=tries.view(block) if tries is not None else None,
         )
         for block in deck.blocks
     }
@@ -73,8 +78,10 @@ def render_block(
     prompt_default: bool = False,
     blocks: tuple[Block, ...] = (),
     late_of: Mapping[int, LateOutcome] | None = None,
+    tryit: Mapping[str, Any] | None = None,
 ) -> Markup:
-    """A live block's HTML: source and/or outcomes as its `show` option says."""
+    """A live block's HTML: source and/or outcomes as its `show` option says; `tryit` is its
+    Try it bar (TryButtons.view), None without the playground."""
     options = block.options
     statements = outcome.statements if outcome is not None else ()
     pictures, picture_problem = _pictures(statements, options)
@@ -99,6 +106,7 @@ def render_block(
         entries=entries,
         waiting_for=", ".join(waiting_for) if waiting_for else None,
         lates=lates,
+        tryit=tryit,
     )
     if options.hl and not per_statement:
         return trusted(highlight_block_source(str(html), options.hl))
