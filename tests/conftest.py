@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,9 @@ from pgslides.run.server import Server, connect, server_from_url
 from sites import stop_servers
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+TALK_PAGE = "what-could-possibly-go-wrong.html"  # the talk, as the repository's site has it
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +85,14 @@ def ctx(browser: Any) -> Iterator[Context]:
     yield context
     context.raw.close()
     assert context.script_errors() == []
+
+
+@pytest.fixture(scope="session")
+def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's own site (the talk), built once per test session for browser tests."""
+    out = tmp_path_factory.mktemp("browser") / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    mkdocs = Path(sys.executable).with_name("mkdocs")
+    subprocess.run([str(mkdocs), "build", "-q", "-d", str(out)], cwd=ROOT, check=True, env=env)
+    assert (out / TALK_PAGE).is_file()
+    return out

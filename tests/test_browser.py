@@ -40,16 +40,6 @@ RESULT_SLIDE = 28
 # --- session: the built site and one browser -------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("browser") / "site"
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    mkdocs = Path(sys.executable).with_name("mkdocs")
-    subprocess.run([str(mkdocs), "build", "-q", "-d", str(out)], cwd=ROOT, check=True, env=env)
-    assert (out / DECK).is_file()
-    return out
-
-
 def deck_url(site_dir: Path, fragment: str = "") -> str:
     return (site_dir / DECK).as_uri() + fragment
 

@@ -109,9 +109,9 @@ def test_the_site_carries_the_replay_the_buttons_and_the_reasons(tmp_path: Path,
         "CREATE TABLE t (id int PRIMARY KEY, label text);",
         "INSERT INTO t VALUES (1, 'one');",
     ]
-    assert blocks[1]["why"] == "runs on session bob, and the browser has one session"
+    assert blocks[1]["why"] == "session bob; the browser has one session"
     assert blocks[1]["replay"] == []  # another session's statements are never replayed
-    assert blocks[2]["why"] == "waited for a lock held by bob, and the browser has one session"
+    assert blocks[2]["why"] == "it waited for bob's lock; the browser has one session"
     # The main session's waiting UPDATE finished during bob's COMMIT: it is replayed there.
     assert blocks[2]["replay"] == []
     assert blocks[3]["replay"] == ["UPDATE t SET label = 'main' WHERE id = 1;"]
@@ -128,9 +128,7 @@ def test_the_site_carries_the_replay_the_buttons_and_the_reasons(tmp_path: Path,
     assert buttons[1].attrs["data-try-sql"] == "SELECT * FROM t, s ORDER BY n;"
     assert buttons[0].text == "Try it"
     why = [span.text for span in page.find_all("span", "pgslides-try-why")]
-    assert why[1] == (
-        "Try it: not in the browser: waited for a lock held by bob, and the browser has one session"
-    )
+    assert why[1] == ("Try it: no — it waited for bob's lock; the browser has one session")
     scripts = [s.attrs.get("src", "") for s in page.find_all("script")]
     assert any(src.endswith("assets/pgslides/pgslides-try.js") for src in scripts)
     # Nothing of PGlite is referenced by the page itself: it loads on the first click.
@@ -203,10 +201,7 @@ def test_sql_after_an_extension_pglite_lacks_cannot_run():
     )
     states = try_states(deck, outcome, PLAN, ())
     assert [state.runnable for state in states.values()] == [True, False, False]
-    assert (
-        states[2].why
-        == "needs the extension pg_trgm, which PostgreSQL in the browser (PGlite) lacks"
-    )
+    assert states[2].why == "needs the extension pg_trgm, which PGlite lacks"
     # plpgsql is in PGlite itself; another extension in the setup files stops every block.
     with_plpgsql = try_states(deck, outcome, PLAN, ("CREATE EXTENSION plpgsql;",))
     assert [state.runnable for state in with_plpgsql.values()] == [True, False, False]
@@ -247,7 +242,7 @@ def test_a_deck_on_an_existing_database_cannot_run_in_the_browser():
     none = DeckPlan(isolation="none", max_rows=20, statement_timeout_ms=10_000, timezone="UTC")
     [state] = try_states(deck, outcome, none, ()).values()
     assert not state.runnable
-    assert state.why == "reads the configured database as it is, which the browser does not have"
+    assert state.why == "the deck reads an existing database, which the browser does not have"
 
 
 def test_what_the_replay_lacks_is_named_by_kind():

@@ -134,7 +134,7 @@ def try_states(
 ) -> dict[int, TryState]:
     """Every SQL block's TryState, by block index."""
     if plan.isolation == "none":
-        reason = "reads the configured database as it is, which the browser does not have"
+        reason = "the deck reads an existing database, which the browser does not have"
         return {block.index: TryState(False, reason) for block in _sql_blocks(deck)}
     lacking = _missing_extension(setup)
     states = {}
@@ -191,14 +191,14 @@ def _sql_blocks(deck: Deck) -> list[Block]:
 def _why_not(block: Block, outcome: BlockOutcome, lacking: str | None) -> str | None:
     session = block.options.session
     if session != MAIN:
-        return f"runs on session {session}, and the browser has one session"
+        return f"session {session}; the browser has one session"
     if outcome.waiting_for:
-        holders = ", ".join(outcome.waiting_for)
-        return f"waited for a lock held by {holders}, and the browser has one session"
+        holders = " and ".join(outcome.waiting_for)
+        return f"it waited for {holders}'s lock; the browser has one session"
     if lacking is None:
         lacking = _missing_extension(_replayed(block, outcome))
     if lacking is not None:
-        return f"needs the extension {lacking}, which PostgreSQL in the browser (PGlite) lacks"
+        return f"needs the extension {lacking}, which PGlite lacks"
     return None
 
 
