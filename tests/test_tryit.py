@@ -7,9 +7,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
-from pgslides.outcome import BlockOutcome, DeckOutcome, PythonOutcome, StatementOutcome
+from pgslides.outcome import (
+    BlockOutcome,
+    DeckOutcome,
+    PythonOutcome,
+    SqlError,
+    StatementOutcome,
+)
 from pgslides.parse.deck import parse_deck
 from pgslides.run.server import Server
 from pgslides.settings import DeckPlan
@@ -254,4 +261,21 @@ def test_what_the_replay_lacks_is_named_by_kind():
     ]
     assert missing_summary([("Python", 30), ("Python", 50)]) == [
         "the 2 Python blocks at lines 30-50"
+    ]
+
+
+def test_a_statement_the_timeout_stopped_is_replayed_as_its_error_at_once():
+    deck, outcome = _deck_and_outcome(
+        "# x\n\n```sql exec expect=57014\nSELECT pg_sleep(60);\n```\n", [["SELECT pg_sleep(60);"]]
+    )
+    [block] = outcome.blocks
+    cancelled = SqlError(
+        sqlstate="57014", severity="ERROR", message="canceling statement due to statement timeout"
+    )
+    statement = replace(block.statements[0], error=cancelled)
+    outcome = DeckOutcome(blocks=(replace(block, statements=(statement,)),))
+    replay = deck_replay(deck, outcome, PLAN, (), try_states(deck, outcome, PLAN, ()))
+    assert replay["blocks"][0]["replay"] == [
+        "DO $pgslides$ BEGIN RAISE EXCEPTION 'canceling statement due to statement timeout' "
+        "USING ERRCODE = '57014'; END $pgslides$;"
     ]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pgslides.outcome import BlockOutcome, DeckOutcome
+from pgslides.outcome import BlockOutcome, DeckOutcome, StatementOutcome
 from pgslides.parse.blocks import Block
 from pgslides.parse.deck import Deck
 from pgslides.run.runner import RunSettings
@@ -34,6 +34,7 @@ REPLAY_FORMAT = 1
 PGLITE_DIR = Path(__file__).parent / "assets" / "pglite"
 PGLITE_MANIFEST = PGLITE_DIR / "pglite.json"
 MAIN = "main"
+QUERY_CANCELED = "57014"  # what statement_timeout raises
 
 # Command tags of statements that change nothing another session could see.
 _READING_TAGS = frozenset({"SELECT", "SHOW", "EXPLAIN", "BEGIN", "ROLLBACK", "SET", "RESET"})
@@ -205,17 +206,31 @@ def _why_not(block: Block, outcome: BlockOutcome, lacking: str | None) -> str | 
 def _replayed(block: Block, outcome: BlockOutcome) -> tuple[str, ...]:
     """What ran on the main session during the block, as sent, for later blocks to replay:
     its own statements, then a waiting main-session statement that finished meanwhile."""
-    own: list[str] = []
+    own: list[StatementOutcome] = []
     if block.language == "sql" and block.options.session == MAIN:
-        own = [statement.sql for statement in outcome.statements if statement.ran]
+        own = [statement for statement in outcome.statements if statement.ran]
     late = [
-        statement.sql
+        statement
         for finished in outcome.late
         if finished.session == MAIN
         for statement in finished.statements
         if statement.ran
     ]
-    return (*own, *late)
+    return tuple(_as_replayed(statement) for statement in (*own, *late))
+
+
+def _as_replayed(statement: StatementOutcome) -> str:
+    """A statement as the replay sends it. One the build's statement_timeout cancelled is sent
+    as the same error at once: PGlite has no timeout, and the statement's only effect was
+    its error (a transaction around it is aborted, in the browser too)."""
+    error = statement.error
+    if error is not None and error.sqlstate == QUERY_CANCELED:
+        message = error.message.replace("'", "''")
+        return (
+            f"DO $pgslides$ BEGIN RAISE EXCEPTION '{message}' "
+            f"USING ERRCODE = '{QUERY_CANCELED}'; END $pgslides$;"
+        )
+    return statement.sql
 
 
 def _unreplayed_change(block: Block, outcome: BlockOutcome) -> str | None:
