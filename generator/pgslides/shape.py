@@ -5,6 +5,7 @@ a null, a negative count, an index past the end) is refused whole, saying where.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable
@@ -32,7 +33,17 @@ def check_shape(kind: Any, data: Any, where: str = "the file") -> None:
     Types are read from the dataclasses' own annotations: str, bool, int (never negative:
     every number here is a line, a count, an index or an oid), X | None, tuple[X, ...],
     dict[str, X] and nested dataclasses."""
+    if not _fits(kind)(data):
+        _check(kind, data, where)  # says where; the quick check says only whether
+
+
+def _check(kind: Any, data: Any, where: str) -> None:
     if kind is Any:
+        return
+    scalar = _SCALARS.get(kind)
+    if scalar is not None:
+        if not scalar(data):
+            raise ShapeError(f"{where}: expected {_describe(kind)}")
         return
     if dataclasses.is_dataclass(kind):
         _check_dataclass(kind, data, where)
@@ -44,30 +55,41 @@ def check_shape(kind: Any, data: Any, where: str = "the file") -> None:
         _check_tuple(typing.get_args(kind), data, where)
     elif origin is dict:
         _check_dict(typing.get_args(kind), data, where)
-    elif kind in _SCALARS:
-        _require(_SCALARS[kind](data), where, _describe(kind))
     else:
         raise TypeError(f"check_shape cannot check {kind!r}")  # a type this module must learn
 
 
 def _check_dataclass(kind: Any, data: Any, where: str) -> None:
-    _require(isinstance(data, dict), where, _describe(kind))
-    hints = typing.get_type_hints(kind)
-    fields = {item.name: item for item in dataclasses.fields(kind)}
+    _require(isinstance(data, dict), where, "a mapping")
+    fields = _fields(kind)
     unknown = sorted(set(data) - set(fields), key=str)
     if unknown:
         raise ShapeError(f"{where}: unknown key {unknown[0]!r}")
-    for name, item in fields.items():
+    for name, (hint, required) in fields.items():
         if name in data:
-            check_shape(hints[name], data[name], f"{where}.{name}")
-        elif item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
+            _check(hint, data[name], f"{where}.{name}")
+        elif required:
             raise ShapeError(f"{where}: missing key {name!r}")
+
+
+@functools.cache
+def _fields(kind: Any) -> dict[str, tuple[Any, bool]]:
+    """Each field of a dataclass: its type, and whether a file must give it (no default).
+    Read once per class: resolving the annotations is most of the cost of a check."""
+    hints = typing.get_type_hints(kind)
+    return {
+        item.name: (
+            hints[item.name],
+            item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING,
+        )
+        for item in dataclasses.fields(kind)
+    }
 
 
 def _check_union(options: tuple[Any, ...], data: Any, where: str) -> None:
     for option in options:
         try:
-            check_shape(option, data, where)
+            _check(option, data, where)
         except ShapeError:
             continue
         return
@@ -81,13 +103,58 @@ def _check_tuple(items: tuple[Any, ...], data: Any, where: str) -> None:
         items = (items[0],) * len(data)
     _require(len(data) == len(items), where, f"a list of {len(items)}")
     for index, (item, value) in enumerate(zip(items, data, strict=True)):
-        check_shape(item, value, f"{where}[{index}]")
+        _check(item, value, f"{where}[{index}]")
 
 
 def _check_dict(items: tuple[Any, ...], data: Any, where: str) -> None:
     _require(isinstance(data, dict), where, _describe(dict[str, Any]))
     for key, value in data.items():
-        check_shape(items[1], value, f"{where}.{key}")
+        _check(items[1], value, f"{where}.{key}")
+
+
+@functools.cache
+def _fits(kind: Any) -> Callable[[Any], bool]:
+    """Whether data is of type `kind`, as _check decides it, without building any message:
+    one function per type, made once (a cache file holds thousands of values)."""
+    if kind is Any:
+        return lambda _data: True
+    if kind in _SCALARS:
+        return _SCALARS[kind]
+    if dataclasses.is_dataclass(kind):
+        return functools.partial(_fits_dataclass, kind)
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return lambda data: any(_fits(option)(data) for option in args)
+    if origin is tuple:
+        return functools.partial(_fits_tuple, args)
+    if origin is dict:
+        return lambda data: isinstance(data, dict) and all(map(_fits(args[1]), data.values()))
+    raise TypeError(f"check_shape cannot check {kind!r}")  # a type this module must learn
+
+
+def _fits_tuple(items: tuple[Any, ...], data: Any) -> bool:
+    if not isinstance(data, list):
+        return False
+    if len(items) == 2 and items[1] is Ellipsis:
+        return all(map(_fits(items[0]), data))
+    return len(data) == len(items) and all(
+        _fits(item)(value) for item, value in zip(items, data, strict=True)
+    )
+
+
+def _fits_dataclass(kind: Any, data: Any) -> bool:
+    if not isinstance(data, dict):
+        return False
+    fields = _fields(kind)
+    if not data.keys() <= fields.keys():
+        return False
+    for name, (hint, required) in fields.items():
+        if name in data:
+            if not _fits(hint)(data[name]):
+                return False
+        elif required:
+            return False
+    return True
 
 
 def _require(fits: bool, where: str, expected: str) -> None:

@@ -8,6 +8,7 @@ one's by whether a connection of that name is still open, whatever machine the b
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -20,6 +21,12 @@ import psycopg2
 from psycopg2 import sql
 
 from pgslides.run.server import DatabaseError, Server, connect, mask_password
+
+# Settings only a superuser may SET that act on the session alone, which demos use: every
+# deck role may set them too (a deadlock demo picks its victim with deadlock_timeout). Granted
+# once to one group of the decks' roles: a GRANT per deck would update the parameter's ACL while
+# another deck's DROP OWNED revokes from it ("tuple concurrently updated").
+SESSION_ONLY_PARAMETERS = ("deadlock_timeout",)
 
 DECK_PREFIX = "pgslides_"
 DECK_GROUP = "pgslides_decks"  # every deck role of the private server is in it
@@ -38,6 +45,7 @@ _ADMIN_OPTIONS = (
 # Unless the URL says else (a read-only connection): a role default must not stop the build.
 _ADMIN_DEFAULTS = "-c default_transaction_read_only=off -c client_min_messages=warning"
 Rows = list[tuple[Any, ...]]
+_IDLE_KEPT = 4  # idle connections kept open for the next statements
 
 
 class Admin:
@@ -78,7 +86,14 @@ class Admin:
                 return cur.fetchall() if cur.description else []
         finally:
             with self._pool_lock:
-                self._idle.append(conn)
+                # A burst (decks' places dropped all at once) leaves a few open, not all.
+                kept = len(self._idle) < _IDLE_KEPT
+                if kept:
+                    self._idle.append(conn)
+                else:
+                    self._opened.remove(conn)
+            if not kept:
+                conn.close()
 
     def run(self, template: str, *names: str) -> None:
         """Run a statement whose {} are identifiers (a database, a role)."""
@@ -154,3 +169,19 @@ class Admin:
             application_name=self.application_name,
             defaults=_ADMIN_DEFAULTS,
         )
+
+
+def deck_group(admin: Admin) -> str:
+    """The group every deck role of the private server is in, made on first use."""
+    exists = admin.rows("SELECT 1 FROM pg_roles WHERE rolname = %s", (DECK_GROUP,))
+    # Another build may be making it at this moment: what it made is as good.
+    racing = (psycopg2.errors.DuplicateObject, psycopg2.errors.UniqueViolation)
+    if not exists:
+        with contextlib.suppress(*racing):
+            admin.run("CREATE ROLE {} NOLOGIN", DECK_GROUP)
+    for parameter in SESSION_ONLY_PARAMETERS:
+        held = admin.rows("SELECT has_parameter_privilege(%s, %s, 'SET')", (DECK_GROUP, parameter))
+        if held[0][0] != "t":
+            with contextlib.suppress(*racing, psycopg2.errors.InternalError):
+                admin.run(f"GRANT SET ON PARAMETER {parameter} TO {{}}", DECK_GROUP)
+    return DECK_GROUP

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
 
-from pgslides.errors import Problem
+import psycopg2
+
+from pgslides.errors import DeckError, Problem
 from pgslides.parse.deck import Deck
 from pgslides.run.embedded import EmbeddedServer
+from pgslides.run.execute import ExecutionError
 from pgslides.run.housekeeping import Housekeeper
 from pgslides.run.python import PYTHON_POOL_SIZE
-from pgslides.run.server import Server, server_from_url
+from pgslides.run.server import DatabaseError, Server, mask_password, server_from_url
 
 # Besides its sessions, a deck holds the lock monitor, the setup session, the watchdog's
 # terminating connection and pgslides' own (Admin).
@@ -61,6 +65,10 @@ class BuildServer:
                 notes.extend(self._housekeeper.notes)
             return self._housekeeper, self._slots
 
+    def spare_connections(self) -> int:
+        """Connections the build may open besides its decks' (0 before the first deck)."""
+        return 0 if self._housekeeper is None else self._housekeeper.spare
+
     def close(self) -> None:
         """Stop the embedded server if this started it; safe to call twice."""
         if self._housekeeper is not None:
@@ -80,3 +88,40 @@ class BuildServer:
                 self._embedded = EmbeddedServer()
                 self.server = self._embedded.start()
         return self.server
+
+
+_BAD_TIMEZONE = 'invalid value for parameter "TimeZone"'
+
+
+class DeckRunError(DeckError):
+    """A deck could not run to its end: its ExecutionError, the password masked."""
+
+
+@contextlib.contextmanager
+def deck_errors(deck: Deck, timezone: str, place: BuildServer) -> Iterator[None]:
+    """What goes wrong while a deck runs, as the build says it: a setup problem (DatabaseError,
+    one sentence), the deck's (DeckError at its time zone's line) or DeckRunError (file:line),
+    the password masked."""
+    try:
+        yield
+    except psycopg2.Error as error:
+        # pgslides' own statements (a catalog read, a CREATE) failed: the server's trouble.
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        message = mask_password(reason, place.server)
+        raise DatabaseError(f"the server refused what pgslides asked: {message}") from None
+    except DatabaseError as error:
+        message = mask_password(str(error), place.server)
+        if _BAD_TIMEZONE in message:
+            # The server is fine; the deck named a zone it does not know.
+            raise DeckError(
+                deck.path,
+                deck.settings.timezone_line,
+                f"unknown time zone {timezone!r}; use a name from pg_timezone_names, "
+                "e.g. Europe/Paris",
+            ) from None
+        # A setup problem, not the deck's: say it as one sentence without a file:line.
+        raise DatabaseError(message) from None
+    except ExecutionError as error:
+        message = mask_password(error.message, place.server)
+        # Keeps the ExecutionError as its cause, so a caller can tell a lost connection.
+        raise DeckRunError(error.path, error.line, message) from error

@@ -4,14 +4,15 @@ sessions, each pinned to the same settings so a slide reads the same on every ma
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg2
 import psycopg2.extensions
 
 from pgslides.run import cluster
-from pgslides.run.admin import DECK_GROUP, Admin
+from pgslides.run.admin import Admin, deck_group
 from pgslides.run.embedded import EmbeddedServer, default_embedded_dir, embedded_major_version
 from pgslides.run.server import (
     APPLICATION_NAME,
@@ -28,11 +29,8 @@ from pgslides.run.server import (
 from pgslides.run.watchdog import Running
 from pgslides.settings import ISOLATIONS
 
-# Settings only a superuser may SET that act on the session alone, which demos use: every
-# deck role may set them too (a deadlock demo picks its victim with deadlock_timeout). Granted
-# once to one group of the decks' roles: a GRANT per deck would update the parameter's ACL while
-# another deck's DROP OWNED revokes from it ("tuple concurrently updated").
-SESSION_ONLY_PARAMETERS = ("deadlock_timeout",)
+if TYPE_CHECKING:
+    from pgslides.run.templates import Template
 
 
 @dataclass(frozen=True)
@@ -122,6 +120,8 @@ class DeckDatabase:
         isolation: str,
         settings: SessionSettings,
         superuser: bool = False,
+        *,
+        template: Template | None = None,  # a clone of it, not a fresh database (run.templates)
     ) -> None:
         if isolation not in ISOLATIONS:
             raise DatabaseError(f"isolation must be one of {', '.join(ISOLATIONS)}")
@@ -129,6 +129,7 @@ class DeckDatabase:
         self.isolation = isolation
         self.settings = settings
         self.superuser = superuser
+        self.template = template if isolation == "database" else None
         self.name = admin.deck_name(deck_name)
         self.own_role = admin.server.private
         self.server = admin.server.as_role(self.name) if self.own_role else admin.server
@@ -197,7 +198,12 @@ class DeckDatabase:
             if self.isolation == "none":
                 return
             owner = self.name if self.own_role else self.admin.role
-            self._make(self.isolation, _CREATE[self.isolation], self.name, owner)
+            if self.template is None:
+                self._make(self.isolation, _CREATE[self.isolation], self.name, owner)
+                return
+            self.template.clone(self.admin, self.name, owner)
+            self._made.append(cluster.ClusterObject("database", self.name))
+            self.template.hand_to(self.admin, self.name, owner)
         except psycopg2.errors.InsufficientPrivilege:
             raise DatabaseError(
                 f"the role connecting to {self.server.label} {_MISSING_PRIVILEGE[self.isolation]}"
@@ -215,18 +221,28 @@ class DeckDatabase:
 
     def close(self) -> None:
         """Close every session, then drop what was made for the deck; safe to call twice."""
+        self.warnings.extend(self.hand_over()())
+
+    def hand_over(self) -> Callable[[], list[str]]:
+        """Close every session now, and leave dropping what was made for the deck to the
+        caller: a call that drops it, and returns a warning for each thing that stays."""
         self.cancel()
         for session in self._sessions.values():
             with contextlib.suppress(Exception):
                 session.conn.close()
+            session.running.close()
         self._sessions.clear()
         if self._monitor is not None:
             with contextlib.suppress(Exception):
                 self._monitor.close()
             self._monitor = None
         made, self._made = self._made, []
+        return lambda: self._drop(made)
+
+    def _drop(self, made: list[cluster.ClusterObject]) -> list[str]:
         if not made:
-            return
+            return []
+        warnings = []
         try:
             # What keeps the database from being dropped (prepared transactions, logical
             # slots), and on the private server all the deck's role made.
@@ -237,24 +253,8 @@ class DeckDatabase:
                 found |= cluster.made_by(self.admin, [self.name])
             made = sorted(found | set(made))
         except (psycopg2.Error, DatabaseError) as error:
-            self.warnings.append(f"could not list what the deck made: {self.admin.reason(error)}")
-        self.warnings.extend(cluster.drop(self.admin, made))
-
-
-def deck_group(admin: Admin) -> str:
-    """The group every deck role of the private server is in, made on first use."""
-    exists = admin.rows("SELECT 1 FROM pg_roles WHERE rolname = %s", (DECK_GROUP,))
-    # Another build may be making it at this moment: what it made is as good.
-    racing = (psycopg2.errors.DuplicateObject, psycopg2.errors.UniqueViolation)
-    if not exists:
-        with contextlib.suppress(*racing):
-            admin.run("CREATE ROLE {} NOLOGIN", DECK_GROUP)
-    for parameter in SESSION_ONLY_PARAMETERS:
-        held = admin.rows("SELECT has_parameter_privilege(%s, %s, 'SET')", (DECK_GROUP, parameter))
-        if held[0][0] != "t":
-            with contextlib.suppress(*racing, psycopg2.errors.InternalError):
-                admin.run(f"GRANT SET ON PARAMETER {parameter} TO {{}}", DECK_GROUP)
-    return DECK_GROUP
+            warnings.append(f"could not list what the deck made: {self.admin.reason(error)}")
+        return warnings + cluster.drop(self.admin, made)
 
 
 _ORDINARY_ROLE = "NOSUPERUSER CREATEDB NOREPLICATION NOBYPASSRLS"

@@ -27,7 +27,7 @@ from pgslides.run.statements import (
     iter_statements,
     split_statements,
 )
-from pgslides.run.watchdog import WATCHDOG_GRACE_S, StatementStoppedError, Watchdog
+from pgslides.run.watchdog import WATCHDOG_GRACE_S, StatementStoppedError
 
 # Statements after which the session's statement_timeout may no longer be what pgslides set.
 _CHANGES_SETTINGS = re.compile(
@@ -170,7 +170,7 @@ def run_statement(
     conn = session.conn
     transaction = _TRANSACTION_STATES.get(conn.info.transaction_status, "idle")
     limit_s = (timeout_ms or limits.statement_timeout_ms) / 1000
-    with session.running.watch(Watchdog(conn, limit_s)):
+    with session.running.watch_statement(conn, limit_s):
         _set_statement_timeout(session, timeout_ms, limits.statement_timeout_ms)
         answer = run_streamed(conn, text, keep=max_rows, value_chars=value_chars)
     if _CHANGES_SETTINGS.search(text):

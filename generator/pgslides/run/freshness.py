@@ -4,21 +4,67 @@ or a failure kept from an earlier build of this process."""
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
+from pgslides import __version__
 from pgslides.cache import (
     CacheEntry,
+    CacheKeyParts,
     ResultCache,
     ServerIdentity,
     UnreadableCacheError,
+    cache_inputs,
     changed_inputs,
     key_of_inputs,
 )
 from pgslides.errors import Problem
-from pgslides.outcome import DeckResult
+from pgslides.outcome import DeckOutcome, DeckResult
 from pgslides.parse.deck import Deck
 from pgslides.run.database import DatabaseError
-from pgslides.run.identity import Unreachable, embedded_version, probe_url
+from pgslides.run.identity import Unreachable, embedded_version, probe_url, python_libraries
+from pgslides.run.setupfiles import SetupFile, read_setup_files
+from pgslides.settings import DeckPlan
+
+
+def deck_inputs(
+    deck: Deck, deck_file: Path, plan: DeckPlan
+) -> tuple[tuple[SetupFile, ...], dict[str, str]]:
+    """The deck's setup files, and the hashed inputs its outcome depends on."""
+    setup = read_setup_files(deck, deck_file)
+    parts = CacheKeyParts(
+        package_version=__version__,
+        isolation=plan.isolation,
+        timezone=plan.timezone,
+        max_rows=plan.max_rows,
+        statement_timeout_ms=plan.statement_timeout_ms,
+        superuser=deck.settings.superuser,
+        python_libraries=python_libraries() if deck.has_python else "",
+        # Named as the deck names them, so the key is the same wherever the build runs.
+        setup=tuple(
+            (name, item.sql) for name, item in zip(deck.settings.setup, setup, strict=True)
+        ),
+    )
+    return setup, cache_inputs(deck, parts)
+
+
+@dataclass
+class ToRun:
+    """A deck whose outcome is not current, and what running it needs."""
+
+    deck: Deck
+    setup: tuple[SetupFile, ...]
+    inputs: dict[str, str]
+    key: str
+    reason: str  # why it runs: "blocks changed", "--refresh", ...
+    warnings: list[Problem]  # about its cache file
+    template: str | None = None  # its setup's template key (run.templates), if any
+    leftovers: list[str] = field(default_factory=list)  # what could not be dropped after it
+
+    def said(self) -> tuple[Problem, ...]:
+        """What could not be dropped after the deck, as warnings about it."""
+        return tuple(Problem(text, self.deck.path, 1, "warning") for text in self.leftovers)
 
 
 class Freshness:
@@ -36,6 +82,52 @@ class Freshness:
         self._embedded_version: str | None = None  # the embedded binaries' version, once read
         # deck path: (key, the failed result or the error the deck ended in)
         self._failed: dict[str, tuple[str, DeckResult | Exception]] = {}
+
+    def decide(self, deck: Deck, deck_file: Path, plan: DeckPlan) -> DeckResult | Exception | ToRun:
+        """The deck's result when it need not run (stored and current, or kept failed), else
+        what running it needs."""
+        started = time.perf_counter()
+        setup, inputs = deck_inputs(deck, deck_file, plan)
+        key = key_of_inputs(inputs)
+        kept = self.kept(deck, key)
+        if kept is not None:
+            if isinstance(kept, Exception):
+                return kept
+            return replace(kept, seconds=time.perf_counter() - started)
+        warnings: list[Problem] = []
+        found = self.stored(deck, inputs, warnings)
+        if isinstance(found, DeckResult):
+            return replace(found, seconds=time.perf_counter() - started)
+        return ToRun(deck, setup, inputs, key, found, warnings)
+
+    def record(
+        self,
+        todo: ToRun,
+        outcome: DeckOutcome,
+        server: ServerIdentity | None,
+        *,
+        failed: bool,
+        seconds: float,
+        store: bool,
+    ) -> DeckResult:
+        """The result of a deck that ran; its outcome stored when it ran as expected."""
+        deck, warnings = todo.deck, todo.warnings
+        if self.cache is not None and store and not failed:
+            try:
+                self.cache.store(deck, todo.inputs, outcome, server)
+            except OSError as error:
+                message = f"{self.cache.file_for(deck)}: cannot store the outcome: {error}"
+                warnings.append(Problem(message, severity="warning"))
+        result = DeckResult(
+            outcome,
+            cached=False,
+            seconds=seconds,
+            warnings=tuple(warnings),
+            run_reason=todo.reason,
+            made_by=server.describe() if server else "",
+        )
+        self.remember(deck, todo.key, result if failed else None)
+        return result
 
     def new_build(self) -> None:
         with self._lock:

@@ -5,8 +5,11 @@ deck; decks run in places of their own, and what they leave outside them is drop
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import psycopg2
 
@@ -16,7 +19,13 @@ from pgslides.run.admin import Admin
 from pgslides.run.database import DatabaseError, DeckDatabase, SessionSettings
 from pgslides.run.server import Server
 
+if TYPE_CHECKING:
+    from pgslides.run.templates import Template
+
 WHAT_A_DECK_CAN_DO = "README, What a deck can do"
+# Places handed to a Dropper are dropped in batches of this many: at the latest when the decks
+# are done, and sooner when more pile up (each holds a database's disk space until then).
+DROP_BATCH = 32
 
 
 class Housekeeper:
@@ -30,6 +39,7 @@ class Housekeeper:
         self._before: frozenset[cluster.ClusterObject] | None = None  # when the first began
         self._texts: list[str] = []  # the SQL of the decks run since the first began
         self._settings_before: frozenset[tuple[str, str, str]] | None = None
+        self.spare = 0  # connections free for pgslides' own use once the decks are done
         self._sweep()
         if not server.private and self.admin.superuser:
             self.notes.append(
@@ -49,6 +59,8 @@ class Housekeeper:
         except (psycopg2.Error, DatabaseError):
             return wanted
         fits = max(1, free // max(1, connections_per_deck))
+        # What the decks' connections leave: once the decks are done, as many as they used.
+        self.spare = min(free - 1, fits * connections_per_deck)
         if fits >= wanted:
             return wanted
         self.notes.append(
@@ -70,20 +82,28 @@ class Housekeeper:
         superuser: bool = False,
         warnings: list[str],
         sql_text: str = "",
+        template: Template | None = None,
+        later: Dropper | None = None,
     ) -> Iterator[DeckDatabase]:
-        """The deck's own place; when it and the decks running beside it are done, what
-        appeared on the server meanwhile that the decks' SQL (`sql_text`: blocks and setup
-        files) names is dropped too (cluster.appeared)."""
+        """The deck's own place (a clone of `template`, if given); when it and the decks running
+        beside it are done, what appeared on the server meanwhile that the decks' SQL
+        (`sql_text`: blocks and setup files) names is dropped too (cluster.appeared). With
+        `later`, the deck's place is dropped by it, with the other decks', not at once."""
         self._began(superuser, sql_text)
         try:
-            with DeckDatabase(self.admin, deck_name, isolation, settings, superuser) as db:
+            with DeckDatabase(
+                self.admin, deck_name, isolation, settings, superuser, template=template
+            ) as db:
                 try:
                     yield db
                 finally:
-                    db.close()
+                    if later is None:
+                        db.close()
+                    else:
+                        later.add(db.hand_over(), warnings)
                     warnings.extend(db.warnings)
         finally:
-            warnings.extend(self._ended(superuser))
+            warnings.extend(self._ended(superuser, later, warnings))
 
     def __enter__(self) -> Housekeeper:
         return self
@@ -109,7 +129,11 @@ class Housekeeper:
             self._running += 1
             self._texts.append(sql_text)
 
-    def _ended(self, superuser: bool) -> list[str]:
+    def _ended(
+        self, superuser: bool, later: Dropper | None = None, said: list[str] | None = None
+    ) -> list[str]:
+        """What the deck's end leaves to say; with `later`, what the decks made outside their
+        places is dropped after those places (a grant in a deck's database holds a role)."""
         warnings = []
         if superuser and self.admin.server.private:
             warnings.extend(self._reset_server_settings())
@@ -124,6 +148,9 @@ class Housekeeper:
             try:
                 named = cluster.name_finder(self._texts)
                 taken, others = cluster.appeared(self.admin, before, named)
+                if later is not None and said is not None:
+                    later.then(functools.partial(cluster.drop, self.admin, taken), said)
+                    taken = frozenset()
                 return [*warnings, *cluster.drop(self.admin, taken), *cluster.left_alone(others)]
             except (psycopg2.Error, DatabaseError) as error:
                 return [
@@ -195,3 +222,44 @@ class Housekeeper:
                 severity="info",
             )
         )
+
+
+class Dropper:
+    """Decks' places, dropped together once the decks are done rather than one by one.
+
+    A DROP DATABASE makes the server write and sync every dirty page it holds (a checkpoint).
+    Dropped as each deck ends, while others run, every drop writes out the other decks' fresh
+    databases too; dropped together, each database's pages are let go before anything writes
+    them, and drops running at once share their checkpoints."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Callable[[], list[str]], list[str]]] = []
+        self._then: list[tuple[Callable[[], list[str]], list[str]]] = []
+
+    def add(self, drop: Callable[[], list[str]], warnings: list[str]) -> None:
+        """Drop later; what cannot be dropped is added to `warnings` then."""
+        with self._lock:
+            self._pending.append((drop, warnings))
+            full = len(self._pending) >= DROP_BATCH
+        if full:
+            self.finish()
+
+    def then(self, drop: Callable[[], list[str]], warnings: list[str]) -> None:
+        """Drop after the places handed over so far (what their decks made outside them)."""
+        with self._lock:
+            self._then.append((drop, warnings))
+
+    def finish(self) -> None:
+        """Drop everything handed over, several at once, then what comes after them."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            then, self._then = self._then, []
+        if pending:
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(pending))) as pool:
+                found = list(pool.map(lambda item: item[0](), pending))
+            for (_drop, warnings), problems in zip(pending, found, strict=True):
+                warnings.extend(problems)
+        for drop, warnings in then:
+            warnings.extend(drop())

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import psycopg2
-
-from pgslides import __version__
-from pgslides.cache import (
-    CacheKeyParts,
-    ResultCache,
-    cache_inputs,
-    key_of_inputs,
-)
+from pgslides.cache import ResultCache, key_of_inputs
 from pgslides.errors import DeckError, Problem
 from pgslides.outcome import DeckOutcome, DeckResult
 from pgslides.parse.deck import Deck
 from pgslides.report import deck_problems
-from pgslides.run.buildserver import BuildServer, connections_per_deck
+from pgslides.run.buildserver import BuildServer, DeckRunError, connections_per_deck, deck_errors
 from pgslides.run.database import (
     DatabaseError,
     DeckDatabase,
@@ -33,12 +27,13 @@ from pgslides.run.database import (
 )
 from pgslides.run.execute import (
     ConnectionLostError,
-    ExecutionError,
     RunLimits,
 )
-from pgslides.run.freshness import Freshness
-from pgslides.run.identity import identity_of, python_libraries
-from pgslides.run.setupfiles import SetupFile, read_setup_files
+from pgslides.run.freshness import Freshness, ToRun, deck_inputs
+from pgslides.run.housekeeping import Dropper
+from pgslides.run.identity import identity_of
+from pgslides.run.setupfiles import SetupFile
+from pgslides.run.templates import SetupTemplates, make_template, template_key
 from pgslides.run.timeline import run_deck
 from pgslides.settings import PLUGIN_DEFAULTS, DeckPlan, deck_plan
 
@@ -60,13 +55,6 @@ class RunSettings:
     keep_failed: bool = False
 
 
-_BAD_TIMEZONE = 'invalid value for parameter "TimeZone"'
-
-
-class DeckRunError(DeckError):
-    """A deck could not run to its end: its ExecutionError, the password masked."""
-
-
 class Runner:
     """Runs decks; starts the server on the first deck that needs it and keeps it until close()."""
 
@@ -79,6 +67,8 @@ class Runner:
         self._stop = threading.Event()  # set while an interrupted build winds down
         self._active: set[DeckDatabase] = set()  # decks running now, to cancel on interrupt
         self._active_lock = threading.Lock()
+        self.templates = SetupTemplates()
+        self._dropper: Dropper | None = None  # while outcomes() runs decks
         self.freshness = Freshness(
             self.cache, settings.database_url, settings.refresh, settings.keep_failed
         )
@@ -89,28 +79,54 @@ class Runner:
 
         Each deck has its own database and connections, so running them at once gives the
         same outcomes as running them one by one; psycopg2 lets other threads run while one
-        waits for the server.
+        waits for the server. Decks that share a setup start from one template of it
+        (run.templates), and the decks' places are dropped together at the end (Dropper).
         """
         self._stop.clear()  # a runner outlives builds under `mkdocs serve`
         self.freshness.new_build()
         self._connections_per_deck = connections_per_deck([deck for deck, _file in decks])
-
-        def one(item: tuple[Deck, Path]) -> DeckResult | Exception:
+        results: dict[str, DeckResult | Exception | ToRun] = {}
+        for deck, deck_file in decks:
             try:
-                return self.outcome(*item)
-            except (DeckRunError, DeckError, DatabaseError) as error:
-                return error
+                results[deck.path] = self._decide(deck, deck_file)
+            except (DeckError, DatabaseError) as error:
+                results[deck.path] = error
+        todo = [item for item in results.values() if isinstance(item, ToRun)]
+        self.templates.plan(item.template for item in todo)
+        self._dropper = Dropper(self.jobs * 2)
+        try:
+            # Twice `jobs` threads: half make their deck's place while the others run.
+            with ThreadPoolExecutor(max_workers=max(1, min(2 * self.jobs, len(todo)))) as pool:
+                futures = [(item, pool.submit(self._run_caught, item)) for item in todo]
+                try:
+                    for item, future in futures:
+                        results[item.deck.path] = future.result()
+                except BaseException:  # Ctrl-C or SIGTERM: stop the decks before the pool waits
+                    for _item, future in futures:
+                        future.cancel()
+                    self.interrupt()
+                    raise
+        finally:
+            self._finish_drops()
+        for item in todo:  # what could not be dropped, now that it was tried
+            result = results[item.deck.path]
+            if isinstance(result, DeckResult) and item.leftovers:
+                results[item.deck.path] = replace(result, warnings=result.warnings + item.said())
+            else:
+                self.notes.extend(item.said())
+        return {path: result for path, result in results.items() if not isinstance(result, ToRun)}
 
-        with ThreadPoolExecutor(max_workers=max(1, min(self.jobs, len(decks)))) as pool:
-            futures = [pool.submit(one, item) for item in decks]
-            try:
-                results = [future.result() for future in futures]
-            except BaseException:  # Ctrl-C or SIGTERM: stop the decks before the pool waits
-                for future in futures:
-                    future.cancel()
-                self.interrupt()
-                raise
-        return {deck.path: result for (deck, _file), result in zip(decks, results, strict=True)}
+    def _finish_drops(self) -> None:
+        """Drop the decks' places, all at once, then the templates they were cloned from."""
+        dropper, self._dropper = self._dropper, None
+        if dropper is not None:
+            said: list[str] = []
+            dropper.workers = max(dropper.workers, self.place.spare_connections())
+            dropper.finish()
+            for drop in self.templates.finish():
+                dropper.add(drop, said)
+            dropper.finish()
+            self.notes.extend(Problem(text, severity="warning") for text in said)
 
     @property
     def jobs(self) -> int:
@@ -135,47 +151,51 @@ class Runner:
         Outcomes with problems are not stored, so a failing deck runs again next time (within a
         process with keep_failed, not before something it depends on changes).
         """
-        started = time.perf_counter()
-        setup, inputs = self._inputs(deck, deck_file)
-        key = key_of_inputs(inputs)
-        kept = self.freshness.kept(deck, key)
-        if isinstance(kept, Exception):
-            raise kept
-        if kept is not None:
-            return replace(kept, seconds=time.perf_counter() - started)
-        warnings: list[Problem] = []
-        found = self.freshness.stored(deck, inputs, warnings)
-        if isinstance(found, DeckResult):
-            return replace(found, seconds=time.perf_counter() - started)
-        leftovers: list[str] = []
+        decided = self._decide(deck, deck_file)
+        if isinstance(decided, Exception):
+            raise decided
+        if isinstance(decided, DeckResult):
+            return decided
         try:
-            outcome = self.run(deck, setup, leftovers)
+            result = self._run_todo(decided)
+        except BaseException:
+            self.notes.extend(decided.said())
+            raise
+        return replace(result, warnings=result.warnings + decided.said())
+
+    def _decide(self, deck: Deck, deck_file: Path) -> DeckResult | Exception | ToRun:
+        """The deck's result when it need not run, else what running it needs."""
+        plan = self._plan(deck)
+        decided = self.freshness.decide(deck, deck_file, plan)
+        if isinstance(decided, ToRun) and plan.isolation == "database":
+            sqls = (block.sql for block in deck.blocks if block.language == "sql")
+            if not deck.settings.superuser:
+                decided.template = template_key(decided.setup, *self._limits(deck), sqls)
+        return decided
+
+    def _run_caught(self, todo: ToRun) -> DeckResult | Exception:
+        try:
+            return self._run_todo(todo)
+        except (DeckRunError, DeckError, DatabaseError) as error:
+            return error
+
+    def _run_todo(self, todo: ToRun) -> DeckResult:
+        """Run a deck that must run; store its outcome when it ran as expected."""
+        started = time.perf_counter()
+        try:
+            outcome = self.run(todo.deck, todo.setup, todo.leftovers, todo.template)
         except (DeckRunError, DeckError) as error:
-            self.notes.extend(Problem(text, deck.path, 1, "warning") for text in leftovers)
             # A setup file that times out must not cost every serve rebuild its time again;
             # a lost connection or an interrupt is worth another try.
             if not (self._stop.is_set() or isinstance(error.__cause__, ConnectionLostError)):
-                self.freshness.remember(deck, key, error)
+                self.freshness.remember(todo.deck, todo.key, error)
             raise
-        warnings.extend(Problem(text, deck.path, 1, "warning") for text in leftovers)
         server = identity_of(self.settings.database_url, outcome)
-        failed = bool(deck_problems(deck, outcome))
-        if self.cache is not None and self.settings.store and not failed:
-            try:
-                self.cache.store(deck, inputs, outcome, server)
-            except OSError as error:
-                message = f"{self.cache.file_for(deck)}: cannot store the outcome: {error}"
-                warnings.append(Problem(message, severity="warning"))
-        result = DeckResult(
-            outcome,
-            cached=False,
-            seconds=time.perf_counter() - started,
-            warnings=tuple(warnings),
-            run_reason=found,
-            made_by=server.describe() if server else "",
+        failed = bool(deck_problems(todo.deck, outcome))
+        seconds = time.perf_counter() - started
+        return self.freshness.record(
+            todo, outcome, server, failed=failed, seconds=seconds, store=self.settings.store
         )
-        self.freshness.remember(deck, key, result if failed else None)
-        return result
 
     def mask(self, text: str) -> str:
         """text with the database password masked: server messages may quote what a deck sent."""
@@ -195,50 +215,54 @@ class Runner:
         return self.cache.load(deck, key_of_inputs(inputs))
 
     def _inputs(self, deck: Deck, deck_file: Path) -> tuple[tuple[SetupFile, ...], dict[str, str]]:
-        """The deck's setup files, and the hashed inputs its outcome depends on."""
-        setup = read_setup_files(deck, deck_file)
-        return setup, cache_inputs(deck, self._key_parts(deck, setup))
+        return deck_inputs(deck, deck_file, self._plan(deck))
 
     def _plan(self, deck: Deck) -> DeckPlan:
         s = self.settings
         return deck_plan(deck.settings, s.isolation, s.max_rows, s.statement_timeout_ms)
 
-    def _key_parts(self, deck: Deck, setup: tuple[SetupFile, ...]) -> CacheKeyParts:
+    def _limits(self, deck: Deck) -> tuple[SessionSettings, RunLimits]:
+        """What the deck's sessions pin, and its statements' limits."""
         plan = self._plan(deck)
-        return CacheKeyParts(
-            package_version=__version__,
-            isolation=plan.isolation,
-            timezone=plan.timezone,
-            max_rows=plan.max_rows,
-            statement_timeout_ms=plan.statement_timeout_ms,
-            superuser=deck.settings.superuser,
-            python_libraries=python_libraries() if deck.has_python else "",
-            # Named as the deck names them, so the key is the same wherever the build runs.
-            setup=tuple(
-                (name, item.sql) for name, item in zip(deck.settings.setup, setup, strict=True)
-            ),
-        )
-
-    def server(self) -> Server:
-        return self.place.start()
-
-    def run(
-        self, deck: Deck, setup: tuple[SetupFile, ...], leftovers: list[str] | None = None
-    ) -> DeckOutcome:
-        """Run one deck in its own database (or schema); raises DeckRunError, never a traceback.
-
-        What the deck left that could not be dropped is added to `leftovers`, one warning each."""
-        leftovers = [] if leftovers is None else leftovers
-        if not deck.blocks and not setup:
-            return DeckOutcome(blocks=())  # nothing to run: no server needed
-        plan = self._plan(deck)
-        limits = RunLimits(max_rows=plan.max_rows, statement_timeout_ms=plan.statement_timeout_ms)
         session = SessionSettings(
             statement_timeout_ms=plan.statement_timeout_ms,
             lock_timeout_ms=plan.statement_timeout_ms,
             timezone=plan.timezone,
         )
+        return session, RunLimits(plan.max_rows, plan.statement_timeout_ms)
+
+    @contextlib.contextmanager
+    def _running(self, db: DeckDatabase) -> Iterator[None]:
+        """While it runs, an interrupt cancels what `db`'s sessions run."""
+        with self._active_lock:
+            self._active.add(db)
         try:
+            yield
+        finally:
+            with self._active_lock:
+                self._active.discard(db)
+
+    def server(self) -> Server:
+        return self.place.start()
+
+    def run(
+        self,
+        deck: Deck,
+        setup: tuple[SetupFile, ...],
+        leftovers: list[str] | None = None,
+        template_key: str | None = None,
+    ) -> DeckOutcome:
+        """Run one deck in its own database (or schema); raises DeckRunError, never a traceback.
+
+        What the deck left that could not be dropped is added to `leftovers`, one warning each
+        (when the decks are done, within outcomes()). With a `template_key` two decks of the
+        build share, the deck starts from a clone of its setup's template (run.templates)."""
+        leftovers = [] if leftovers is None else leftovers
+        if not deck.blocks and not setup:
+            return DeckOutcome(blocks=())  # nothing to run: no server needed
+        plan = self._plan(deck)
+        session, limits = self._limits(deck)
+        with deck_errors(deck, plan.timezone, self.place):
             housekeeper, slots = self.place.housekeeping(
                 self.jobs, self._connections_per_deck, self.notes
             )
@@ -250,6 +274,9 @@ class Runner:
                     f"the deck needs a superuser (superuser: true), and {admin.role} "
                     f"on {admin.server.label} is not one",
                 )
+            pinned, key = (session, limits), template_key or ""
+            made = lambda: make_template(admin, key, setup, pinned, self._running)  # noqa: E731
+            template = self.templates.source(template_key, made)
             place = housekeeper.deck(
                 Path(deck.path).stem,
                 plan.isolation,
@@ -259,36 +286,13 @@ class Runner:
                 sql_text="\n".join(
                     [*(block.sql for block in deck.blocks), *(s.sql for s in setup)]
                 ),
+                template=template,
+                later=self._dropper,
             )
-            with slots, place as db:
-                with self._active_lock:
-                    self._active.add(db)
-                try:
-                    return run_deck(deck, db, limits, setup, stop=self._stop)
-                finally:
-                    with self._active_lock:
-                        self._active.discard(db)
-        except psycopg2.Error as error:
-            # pgslides' own statements (a catalog read, a CREATE) failed: the server's trouble.
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-            message = mask_password(reason, self.place.server)
-            raise DatabaseError(f"the server refused what pgslides asked: {message}") from None
-        except DatabaseError as error:
-            message = mask_password(str(error), self.place.server)
-            if _BAD_TIMEZONE in message:
-                # The server is fine; the deck named a zone it does not know.
-                raise DeckError(
-                    deck.path,
-                    deck.settings.timezone_line,
-                    f"unknown time zone {plan.timezone!r}; use a name from pg_timezone_names, "
-                    "e.g. Europe/Paris",
-                ) from None
-            # A setup problem, not the deck's: say it as one sentence without a file:line.
-            raise DatabaseError(message) from None
-        except ExecutionError as error:
-            message = mask_password(error.message, self.place.server)
-            # Keeps the ExecutionError as its cause, so a caller can tell a lost connection.
-            raise DeckRunError(error.path, error.line, message) from error
+            # The place is made before a slot is free: making it (I/O, mostly) overlaps the
+            # decks that run; only running takes one of the `jobs` slots.
+            with place as db, slots, self._running(db):
+                return run_deck(deck, db, limits, () if template else setup, stop=self._stop)
 
     def close(self) -> None:
         """Stop the embedded server if this runner started it; safe to call twice."""

@@ -221,7 +221,11 @@ def register_raw_text(conn: Any) -> None:
 
 
 def server_version(conn: Any) -> str:
-    """The server's version as it names itself (SHOW server_version)."""
+    """The server's version as it names itself (SHOW server_version): as the server reported it
+    when the connection started (no round trip), or asked if it did not."""
+    reported = conn.info.parameter_status("server_version")
+    if reported:
+        return str(reported)
     with conn.cursor() as cur:
         cur.execute("SHOW server_version")
         return cur.fetchone()[0]

@@ -17,6 +17,7 @@ from pgslides.run.statements import MetaCommandError, iter_statements
 class SetupFile:
     path: str  # as messages show it
     sql: str
+    source: str = ""  # the file it was read from, resolved: which decks share a setup
 
 
 def read_setup_files(deck: Deck, deck_file: Path) -> tuple[SetupFile, ...]:
@@ -28,7 +29,8 @@ def read_setup_files(deck: Deck, deck_file: Path) -> tuple[SetupFile, ...]:
         path = deck_file.parent / relative
         shown = str(Path(deck.path).parent / relative)
         try:
-            files.append(SetupFile(path=shown, sql=path.read_text(encoding="utf-8")))
+            text = path.read_text(encoding="utf-8")
+            files.append(SetupFile(path=shown, sql=text, source=str(path.resolve())))
         except (OSError, UnicodeDecodeError) as error:
             line = lines[number] if number < len(lines) else 1
             if isinstance(error, UnicodeDecodeError):

@@ -12,17 +12,13 @@ the GIL while they wait, so the watching thread runs).
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import os
-import socket
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import psycopg2
-
-from pgslides.run import libpq
+from pgslides.run.stopping import StopTarget
 
 # How long past a statement's own timeout the client waits before cancelling it itself:
 # the server's statement_timeout should fire first and give its own message; this catches a
@@ -38,9 +34,6 @@ TERMINATE_GRACE_S = 2.0
 # The longest a statement keeps its session past its timeout: it has ended, one way or
 # another, by then (README: "timeout + 4 s").
 ESCALATION_S = WATCHDOG_GRACE_S + CANCEL_GRACE_S + TERMINATE_GRACE_S
-# connect_timeout of the connection that terminates a backend: libpq's smallest. A server that
-# took a statement is known to answer; one that does not answer within this will not.
-SIDE_CONNECT_TIMEOUT_S = 2
 
 CANCEL, TERMINATE, GIVE_UP = "cancel", "terminate", "give up"
 _STEPS = ((CANCEL, 0.0), (TERMINATE, CANCEL_GRACE_S), (GIVE_UP, CANCEL_GRACE_S + TERMINATE_GRACE_S))
@@ -68,6 +61,7 @@ class Watchdog:
         limit_s: float,
         grace_s: float = WATCHDOG_GRACE_S,
         what: str = "the statement",
+        target: StopTarget | None = None,
     ) -> None:
         self.limit_s, self.what = limit_s, what
         self._started = time.monotonic()
@@ -76,18 +70,23 @@ class Watchdog:
         self._ended = False
         self._cond = threading.Condition()
         self._reached: tuple[str, float] | None = None  # the last step taken, and when
-        self._target = _Target(conn)
-        self._thread = threading.Thread(target=self._watch, name="pgslides-watchdog", daemon=True)
+        # A session's own target (and watching thread, see Running) serves all its statements.
+        self._shared = target is not None
+        self._target = target if target is not None else StopTarget(conn)
+        self._target.begin(self)
 
     def __enter__(self) -> Watchdog:
-        self._thread.start()
+        if not self._shared:
+            threading.Thread(target=self._watch, name="pgslides-watchdog", daemon=True).start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         with self._cond:
             self._ended = True
             self._cond.notify_all()
-        self._target.release()
+        self._target.end(self)
+        if not self._shared:
+            self._target.release()
         problem = self._problem()
         if problem is not None:
             raise problem
@@ -106,12 +105,12 @@ class Watchdog:
                 if not self._wait_until(after):
                     return  # the statement ended
                 if step == GIVE_UP:
-                    self._target.shut_down()  # under the lock: the statement still owns it
+                    self._target.shut_down(self)  # under the lock: the statement owns it
                 self._reached = (step, time.monotonic() - self._started)
             if step == CANCEL:
-                _in_thread(self._target.cancel)
+                _in_thread(functools.partial(self._target.cancel, self))
             elif step == TERMINATE:
-                _in_thread(self._target.terminate)
+                _in_thread(functools.partial(self._target.terminate, self))
 
     def _wait_until(self, after_cancel_s: float) -> bool:
         """Wait (holding the condition) until that long after the cancel is due (hurry() may
@@ -144,11 +143,60 @@ class Watchdog:
 
 
 class Running:
-    """What runs on one connection now, for another thread to stop (an interrupted build)."""
+    """What runs on one connection now, for another thread to stop (an interrupted build).
+
+    Its statements are watched by one thread of the session's own, with what the steps need
+    of the connection read once (watch_statement): a thread started, a socket duplicated and a
+    cancel object made per statement cost more than a short statement itself."""
 
     def __init__(self) -> None:
         self._watchdog: Watchdog | None = None
         self._stopping = False
+        self._target: StopTarget | None = None
+        self._cond = threading.Condition()
+        self._next: Watchdog | None = None  # for the watching thread to take
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    @contextlib.contextmanager
+    def watch_statement(self, conn: Any, limit_s: float) -> Iterator[Watchdog]:
+        """Run one statement of the session's connection `conn` under a watchdog."""
+        if self._closed:  # not the session's any more: a watchdog of its own, as before
+            with self.watch(Watchdog(conn, limit_s)) as alone:
+                yield alone
+            return
+        with self._cond:
+            if self._target is None:
+                self._target = StopTarget(conn)
+            watchdog = Watchdog(conn, limit_s, target=self._target)
+            self._next = watchdog
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._watch_all, name="pgslides-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+        with self.watch(watchdog):
+            yield watchdog
+
+    def _watch_all(self) -> None:
+        while True:
+            with self._cond:
+                while self._next is None and not self._closed:
+                    self._cond.wait()
+                watchdog, self._next = self._next, None
+            if watchdog is None:
+                return  # closed
+            watchdog._watch()  # the watchdog's own steps, on this thread
+
+    def close(self) -> None:
+        """The session's connection is closed: let the watching thread go, free the target."""
+        with self._cond:
+            self._closed = True
+            target, self._target = self._target, None
+            self._cond.notify_all()
+        if target is not None:
+            target.release()
 
     @contextlib.contextmanager
     def watch(self, watchdog: Watchdog) -> Iterator[Watchdog]:
@@ -169,76 +217,6 @@ class Running:
         watchdog = self._watchdog
         if watchdog is not None:
             watchdog.hurry()
-
-
-class _Target:
-    """What the steps need of the connection, read before the statement starts: the libpq
-    connection is the statement's own thread's while it runs."""
-
-    def __init__(self, conn: Any) -> None:
-        self.backend_pid = conn.info.backend_pid
-        # A descriptor of our own on the connection (a duplicate): libpq may close its own
-        # before a late step runs, and the number could by then be another connection's. Only
-        # a number until the socket is shut down: a Python socket made of it would turn the
-        # shared socket to blocking mode, and libpq would then read a whole result at once.
-        self._socket_lock = threading.Lock()
-        self._fd: int | None = os.dup(conn.fileno())
-        self._lib = libpq.library()
-        self._cancel_lock = threading.Lock()
-        self._cancel: int | None = self._lib.PQgetCancel(conn.pgconn_ptr)
-        # The same server, database, role and password as the session: a role may terminate
-        # its own backends without any privilege.
-        params = dict(conn.info.dsn_parameters)
-        if conn.info.password:
-            params["password"] = conn.info.password
-        params["connect_timeout"] = str(SIDE_CONNECT_TIMEOUT_S)
-        timeout = f"-c statement_timeout={SIDE_CONNECT_TIMEOUT_S * 1000}"
-        params["options"] = f"{params.get('options') or ''} {timeout}".strip()
-        self._side_params = params
-
-    def cancel(self) -> None:
-        """PQcancel with a cancel object of our own: psycopg2 frees its own when the
-        connection closes, which may be while a cancel sent into a dead network still waits."""
-        with self._cancel_lock:
-            handle, self._cancel = self._cancel, None
-        if not handle:
-            return
-        try:
-            self._lib.PQcancel(handle, ctypes.create_string_buffer(256), 256)
-        finally:
-            self._lib.PQfreeCancel(handle)
-
-    def release(self) -> None:
-        """Free the cancel object and the duplicate socket: the statement has ended."""
-        with self._cancel_lock:
-            handle, self._cancel = self._cancel, None
-        if handle:
-            self._lib.PQfreeCancel(handle)
-        with self._socket_lock:
-            fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
-
-    def terminate(self) -> None:
-        """pg_terminate_backend from a short-lived connection of its own."""
-        side = psycopg2.connect(**self._side_params)
-        try:
-            side.autocommit = True
-            with side.cursor() as cur:
-                cur.execute("SELECT pg_terminate_backend(%s)", (self.backend_pid,))
-        finally:
-            side.close()
-
-    def shut_down(self) -> None:
-        """Shut the connection's socket down: libpq's wait for an answer returns at once."""
-        with self._socket_lock:
-            if self._fd is None:
-                return
-            # shutdown(2) on the socket itself, through a socket object on a second duplicate
-            # (closing that object must leave our descriptor for release()).
-            # OSError: the other side closed it already.
-            with contextlib.suppress(OSError), socket.socket(fileno=os.dup(self._fd)) as sock:
-                sock.shutdown(socket.SHUT_RDWR)
 
 
 def _in_thread(step: Callable[[], None]) -> None:
