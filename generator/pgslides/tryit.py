@@ -141,10 +141,11 @@ def try_states(
     states = {}
     for block in _sql_blocks(deck):
         block_outcome = outcome.blocks[block.index]
-        why = _why_not(block, block_outcome, lacking)
-        states[block.index] = TryState(why is None, why)
+        # An extension the block itself makes counts from this block on.
         if lacking is None and block.options.session == MAIN:
             lacking = _missing_extension(_replayed(block, block_outcome))
+        why = _why_not(block, block_outcome, lacking)
+        states[block.index] = TryState(why is None, why)
     return states
 
 
@@ -196,8 +197,6 @@ def _why_not(block: Block, outcome: BlockOutcome, lacking: str | None) -> str | 
     if outcome.waiting_for:
         holders = " and ".join(outcome.waiting_for)
         return f"it waited for {holders}'s lock; the browser has one session"
-    if lacking is None:
-        lacking = _missing_extension(_replayed(block, outcome))
     if lacking is not None:
         return f"needs the extension {lacking}, which PGlite lacks"
     return None
