@@ -13,13 +13,13 @@ import itertools
 import os
 import re
 import secrets
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg2
 from psycopg2 import sql
 
+from pgslides.run.pool import Pool
 from pgslides.run.server import DatabaseError, Server, connect, mask_password
 
 # Settings only a superuser may SET that act on the session alone, which demos use: every
@@ -45,7 +45,6 @@ _ADMIN_OPTIONS = (
 # Unless the URL says else (a read-only connection): a role default must not stop the build.
 _ADMIN_DEFAULTS = "-c default_transaction_read_only=off -c client_min_messages=warning"
 Rows = list[tuple[Any, ...]]
-_IDLE_KEPT = 4  # idle connections kept open for the next statements
 
 
 class Admin:
@@ -57,13 +56,7 @@ class Admin:
         self.application_name = f"{BUILD_PREFIX}{self.build_id}"
         self._timeout_s = connect_timeout_s
         self._decks = itertools.count()
-        # A few connections, one per statement running at once: decks run in threads, and
-        # CREATE and DROP DATABASE take long enough that one shared connection would run the
-        # decks one after another. They stay open (idle) for the next statement; the first
-        # is the build's sign of life from its first moment.
-        self._idle: list[Any] = [self._connect(server.maintenance_db)]
-        self._opened = list(self._idle)
-        self._pool_lock = threading.Lock()
+        self.pool = Pool(self._connect, server.maintenance_db)  # a few at once (run.pool)
         facts = self.rows(
             "SELECT current_user, rolsuper, rolcreaterole, current_setting('server_version_num')"
             " FROM pg_roles WHERE rolname = current_user"
@@ -79,21 +72,9 @@ class Admin:
 
     def rows(self, statement: str | sql.Composable, params: Sequence[Any] = ()) -> Rows:
         """Run one statement on the maintenance database; its rows (as text)."""
-        conn = self._checkout()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(statement, params)
-                return cur.fetchall() if cur.description else []
-        finally:
-            with self._pool_lock:
-                # A burst (decks' places dropped all at once) leaves a few open, not all.
-                kept = len(self._idle) < _IDLE_KEPT
-                if kept:
-                    self._idle.append(conn)
-                else:
-                    self._opened.remove(conn)
-            if not kept:
-                conn.close()
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall() if cur.description else []
 
     def run(self, template: str, *names: str) -> None:
         """Run a statement whose {} are identifiers (a database, a role)."""
@@ -101,15 +82,8 @@ class Admin:
 
     def run_in(self, dbname: str, statement: str | sql.Composable, params: Sequence[Any] = ()):
         """Run one statement in another database (DROP OWNED, ROLLBACK PREPARED need it)."""
-        if dbname == self.server.maintenance_db:
-            self.rows(statement, params)
-            return
-        conn = self._connect(dbname)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(statement, params)
-        finally:
-            conn.close()
+        with self.pool.connection(dbname) as conn, conn.cursor() as cur:
+            cur.execute(statement, params)
 
     def reason(self, error: psycopg2.Error | DatabaseError) -> str:
         """The first line of an error, the password masked."""
@@ -144,21 +118,7 @@ class Admin:
         self.close()
 
     def close(self) -> None:
-        with self._pool_lock:
-            opened, self._opened, self._idle = self._opened, [], []
-        for conn in opened:
-            conn.close()
-
-    def _checkout(self) -> Any:
-        """An idle connection (a closed one replaced), or a new one when all are busy."""
-        with self._pool_lock:
-            conn = self._idle.pop() if self._idle else None
-        if conn is not None and not conn.closed:
-            return conn
-        conn = self._connect(self.server.maintenance_db)
-        with self._pool_lock:
-            self._opened.append(conn)
-        return conn
+        self.pool.close()
 
     def _connect(self, dbname: str) -> Any:
         return connect(

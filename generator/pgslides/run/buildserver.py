@@ -65,6 +65,11 @@ class BuildServer:
                 notes.extend(self._housekeeper.notes)
             return self._housekeeper, self._slots
 
+    def decks_running(self, running: bool) -> None:
+        """While decks run, pgslides' own connections are bounded to what theirs leave."""
+        if self._housekeeper is not None:
+            self._housekeeper.decks_running(running)
+
     def spare_connections(self) -> int:
         """Connections the build may open besides its decks' (0 before the first deck)."""
         return 0 if self._housekeeper is None else self._housekeeper.spare

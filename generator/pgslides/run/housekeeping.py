@@ -40,6 +40,7 @@ class Housekeeper:
         self._texts: list[str] = []  # the SQL of the decks run since the first began
         self._settings_before: frozenset[tuple[str, str, str]] | None = None
         self.spare = 0  # connections free for pgslides' own use once the decks are done
+        self._while_decks_run = 0  # pgslides' own connections while decks run (0: unbounded)
         self._sweep()
         if not server.private and self.admin.superuser:
             self.notes.append(
@@ -59,8 +60,11 @@ class Housekeeper:
         except (psycopg2.Error, DatabaseError):
             return wanted
         fits = max(1, free // max(1, connections_per_deck))
-        # What the decks' connections leave: once the decks are done, as many as they used.
+        # pgslides' own connections, beside the first: while decks run, what theirs leave
+        # (places are made while other decks run); once they are done, as many as they used.
+        self._while_decks_run = 1 + max(0, free - fits * connections_per_deck)
         self.spare = min(free - 1, fits * connections_per_deck)
+        self.decks_running(True)
         if fits >= wanted:
             return wanted
         self.notes.append(
@@ -71,6 +75,14 @@ class Housekeeper:
             )
         )
         return fits
+
+    def decks_running(self, running: bool) -> None:
+        """Bound pgslides' own connections to what the decks' leave while they run (they are
+        all the server has room for), and lift it to the spare ones once they are done."""
+        if self._while_decks_run:
+            self.admin.pool.bound(
+                self._while_decks_run if running else max(self._while_decks_run, 1 + self.spare)
+            )
 
     @contextlib.contextmanager
     def deck(

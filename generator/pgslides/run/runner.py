@@ -25,10 +25,7 @@ from pgslides.run.database import (
     mask_password,
     server_from_url,
 )
-from pgslides.run.execute import (
-    ConnectionLostError,
-    RunLimits,
-)
+from pgslides.run.execute import ConnectionLostError, RunLimits
 from pgslides.run.freshness import Freshness, ToRun, deck_inputs
 from pgslides.run.housekeeping import Dropper
 from pgslides.run.identity import identity_of
@@ -93,6 +90,7 @@ class Runner:
                 results[deck.path] = error
         todo = [item for item in results.values() if isinstance(item, ToRun)]
         self.templates.plan(item.template for item in todo)
+        self.place.decks_running(True)
         self._dropper = Dropper(self.jobs * 2)
         try:
             # Twice `jobs` threads: half make their deck's place while the others run.
@@ -119,6 +117,7 @@ class Runner:
     def _finish_drops(self) -> None:
         """Drop the decks' places, all at once, then the templates they were cloned from."""
         dropper, self._dropper = self._dropper, None
+        self.place.decks_running(False)
         if dropper is not None:
             said: list[str] = []
             dropper.workers = max(dropper.workers, self.place.spare_connections())
