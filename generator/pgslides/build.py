@@ -28,6 +28,9 @@ from pgslides.sitecheck import password_problem
 from pgslides.tryit import TryButtons, deck_try, masked
 
 SUPERFENCES = "pymdownx.superfences"
+# Under `mkdocs serve`, the setup templates of this many decks' setups stay between rebuilds
+# (each holds a copy of what its setup made on the server's disk).
+KEPT_TEMPLATES = 8
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,8 @@ class BuildSettings:
 
     def serve(self) -> BuildSettings:
         """These settings under `mkdocs serve`: a failing deck is not re-run by every rebuild."""
-        return replace(self, serving=True, run=replace(self.run, keep_failed=True))
+        kept = replace(self.run, keep_failed=True, keep_templates=KEPT_TEMPLATES)
+        return replace(self, serving=True, run=kept)
 
 
 @dataclass(frozen=True)
@@ -251,9 +255,10 @@ class Build:
     def mask(self, text: str) -> str:
         return self.runner.mask(text)
 
-    def close(self) -> None:
-        """Stop the embedded server if this build started it; safe to call twice."""
-        self.runner.close()
+    def close(self) -> list[str]:
+        """Stop the embedded server if this build started it; safe to call twice. What the
+        build kept on the server and could not drop, one warning each."""
+        return self.runner.close()
 
 
 def count_of(n: int, noun: str) -> str:

@@ -18,6 +18,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
+from pgslides.adapters.themecache import ThemeBytecode, default_directory
 from pgslides.build import (
     SUPERFENCES,
     Build,
@@ -90,6 +91,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
     def __init__(self) -> None:
         self.build: Build | None = None
         self.serving = False
+        self.theme_bytecode: ThemeBytecode | None = None  # made on first use, kept by serve
 
     # --- lifecycle: one build core (and embedded server) per process, closed on shutdown ---
 
@@ -146,6 +148,14 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         if self.build.settings.playground:
             _add_try_files(files, config, self.build.replays)
         return files
+
+    def on_env(self, env: Any, *, config: Any, files: Files) -> Any:
+        """The theme's templates compiled once, not on every build (adapters.themecache)."""
+        if self.build is not None and env.bytecode_cache is None:
+            if self.theme_bytecode is None:
+                self.theme_bytecode = ThemeBytecode(default_directory())
+            env.bytecode_cache = self.theme_bytecode
+        return env
 
     def on_page_markdown(self, markdown: str, *, page: Page, config: Any, files: Files) -> str:
         if self.build is None:
@@ -223,7 +233,8 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
 
     def _close(self) -> None:
         if self.build is not None:
-            self.build.close()
+            for text in self.build.close():
+                log.warning(f"pgslides: {text}")
 
 
 def _use_placeholder_fence(config: Any, build: Build) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,7 +17,6 @@ from pgslides.report import deck_problems
 from pgslides.run.buildserver import BuildServer, DeckRunError, connections_per_deck, deck_errors
 from pgslides.run.database import (
     DatabaseError,
-    DeckDatabase,
     Server,
     SessionSettings,
     mask_password,
@@ -32,6 +29,7 @@ from pgslides.run.identity import identity_of
 from pgslides.run.setupfiles import SetupFile
 from pgslides.run.templates import SetupTemplates, make_template, template_key
 from pgslides.run.timeline import run_deck
+from pgslides.run.watchdog import RunningPlaces
 from pgslides.settings import PLUGIN_DEFAULTS, DeckPlan, deck_plan
 
 
@@ -50,6 +48,9 @@ class RunSettings:
     # Keep a failed outcome in memory (never in the cache) until something it depends on
     # changes: under `mkdocs serve`, so a prose edit elsewhere does not run it again.
     keep_failed: bool = False
+    # Setup templates kept between builds (under `mkdocs serve`: an edited deck starts from
+    # its setup's clone); 0: each build drops its own (run.templates).
+    keep_templates: int = 0
 
 
 class Runner:
@@ -62,9 +63,8 @@ class Runner:
         self.notes: list[Problem] = []  # about the build, not one deck: for its log
         self.cache = ResultCache(settings.cache_dir) if settings.cache_dir else None
         self._stop = threading.Event()  # set while an interrupted build winds down
-        self._active: set[DeckDatabase] = set()  # decks running now, to cancel on interrupt
-        self._active_lock = threading.Lock()
-        self.templates = SetupTemplates()
+        self._running = RunningPlaces()  # decks running now, to cancel on interrupt
+        self.templates = SetupTemplates(settings.keep_templates)
         self._dropper: Dropper | None = None  # while outcomes() runs decks
         self.freshness = Freshness(
             self.cache, settings.database_url, settings.refresh, settings.keep_failed
@@ -135,10 +135,7 @@ class Runner:
     def interrupt(self) -> None:
         """Cancel every running statement; the decks stop at once and drop their databases."""
         self._stop.set()
-        with self._active_lock:
-            active = list(self._active)
-        for db in active:
-            db.cancel()
+        self._running.cancel_all()
 
     def outcome(self, deck: Deck, deck_file: Path) -> DeckResult:
         """The deck's outcome from the cache when it is current, else from running it.
@@ -230,17 +227,6 @@ class Runner:
         )
         return session, RunLimits(plan.max_rows, plan.statement_timeout_ms)
 
-    @contextlib.contextmanager
-    def _running(self, db: DeckDatabase) -> Iterator[None]:
-        """While it runs, an interrupt cancels what `db`'s sessions run."""
-        with self._active_lock:
-            self._active.add(db)
-        try:
-            yield
-        finally:
-            with self._active_lock:
-                self._active.discard(db)
-
     def server(self) -> Server:
         return self.place.start()
 
@@ -293,6 +279,11 @@ class Runner:
             with place as db, slots, self._running(db):
                 return run_deck(deck, db, limits, () if template else setup, stop=self._stop)
 
-    def close(self) -> None:
-        """Stop the embedded server if this runner started it; safe to call twice."""
+    def close(self) -> list[str]:
+        """Drop the setup templates kept between builds, then stop the embedded server if this
+        runner started it; safe to call twice. What could not be dropped, one warning each."""
+        said: list[str] = []
+        for drop in self.templates.close():
+            said.extend(drop())
         self.place.close()
+        return said

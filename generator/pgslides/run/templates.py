@@ -10,7 +10,8 @@ inside its database, and nothing in its session (settings, temporary tables, pre
 statements, cursors, advisory locks, LISTEN, an open transaction); otherwise, or when the
 setup fails, its decks run their setup themselves, as without templates. Templates are named
 like decks' databases (`pgslides_tpl_<hash>_<pid>_<build>_<n>`), closed to connections, and
-dropped when the build's decks are done; what a killed build left is swept like its decks'.
+dropped when the build's decks are done (under `mkdocs serve`, kept for the next rebuild, so an
+edited deck starts from its setup's clone); what a killed build left is swept like its decks'.
 """
 
 from __future__ import annotations
@@ -125,19 +126,30 @@ Maker = Callable[[], tuple[Template, Drop] | None]
 
 class SetupTemplates:
     """One build's templates: one per setup that two decks or more of the build run with, made
-    by the first deck that needs it while the others wait, dropped when the decks are done."""
+    by the first deck that needs it while the others wait, dropped when the decks are done.
 
-    def __init__(self) -> None:
+    With `keep` (`mkdocs serve`), every deck's setup gets a template, and the `keep` most
+    recently used stay between builds: a rebuild after an edit starts the edited deck from a
+    clone, not from running its setup again. A setup that could not make one is not tried again
+    (an edit of it is another key). What stays is dropped by close()."""
+
+    def __init__(self, keep: int = 0) -> None:
+        self.keep = keep
         self._lock = threading.Lock()
         self._shared: set[str] = set()
         self._made: dict[str, Future[Template | None]] = {}
-        self._drops: list[Drop] = []
+        self._drops: dict[str, Drop] = {}
+        self._used: dict[str, int] = {}  # key: the last build that used it
+        self._build = 0
 
     def plan(self, keys: Iterable[str | None]) -> None:
-        """The template keys of the decks this build runs: only shared ones get a template."""
+        """The template keys of the decks this build runs: only shared ones get a template,
+        unless templates are kept (then every one does)."""
         counts = Counter(key for key in keys if key is not None)
         with self._lock:
-            self._shared = {key for key, count in counts.items() if count >= 2}
+            self._build += 1
+            least = 1 if self.keep else 2
+            self._shared = {key for key, count in counts.items() if count >= least}
 
     def source(self, key: str | None, make: Maker) -> Template | None:
         """The template for `key`, made now by `make` if no deck made it yet; None: the deck
@@ -147,6 +159,7 @@ class SetupTemplates:
         with self._lock:
             if key not in self._shared:
                 return None
+            self._used[key] = self._build
             future = self._made.get(key)
             if future is not None:
                 mine = False
@@ -161,16 +174,33 @@ class SetupTemplates:
         finally:
             if made is not None:
                 with self._lock:
-                    self._drops.append(made[1])
+                    self._drops[key] = made[1]
             future.set_result(None if made is None else made[0])
         return None if made is None else made[0]
 
     def finish(self) -> list[Drop]:
-        """The drops of the templates made: the build's decks are done with them."""
+        """The drops of the templates the build's decks are done with: all of them, or, when
+        templates are kept, those past the `keep` most recently used."""
         with self._lock:
-            drops, self._drops = self._drops, []
-            self._made.clear()
             self._shared = set()
+            if not self.keep:
+                return self._forget(list(self._made))
+            ranked = sorted(self._drops, key=lambda key: self._used.get(key, 0), reverse=True)
+            return self._forget(ranked[self.keep :])
+
+    def close(self) -> list[Drop]:
+        """The drops of every template still kept: nothing will use them again."""
+        with self._lock:
+            return self._forget(list(self._made))
+
+    def _forget(self, keys: list[str]) -> list[Drop]:
+        drops = []
+        for key in keys:
+            self._made.pop(key, None)
+            self._used.pop(key, None)
+            drop = self._drops.pop(key, None)
+            if drop is not None:
+                drops.append(drop)
         return drops
 
 

@@ -228,3 +228,29 @@ def _in_thread(step: Callable[[], None]) -> None:
             step()
 
     threading.Thread(target=run, name="pgslides-watchdog-step", daemon=True).start()
+
+
+class RunningPlaces:
+    """What runs now (decks' places, whatever has a cancel()), so an interrupted build can
+    cancel it all from another thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._now: set[Any] = set()
+
+    @contextlib.contextmanager
+    def __call__(self, place: Any) -> Iterator[None]:
+        """While the block runs, cancel_all() cancels what `place` runs."""
+        with self._lock:
+            self._now.add(place)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._now.discard(place)
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            now = list(self._now)
+        for place in now:
+            place.cancel()
