@@ -235,8 +235,9 @@ class Build:
         )
 
     def finish(self, site_dir: Path | None) -> tuple[str | None, list[Problem]]:
-        """The summary line, and problems of the built site (a password in it)."""
-        problems = []
+        """The summary line, and problems of the built site (a password in it) and of what
+        the decks left on the server (dropped while the pages rendered)."""
+        problems = self.settle()
         url = self.settings.run.database_url
         if site_dir is not None and url:
             found = password_problem(site_dir, url)
@@ -251,6 +252,11 @@ class Build:
             f"{count_of(len(self.results), 'deck')}: {ran} run, {cached} cached, {seconds:.2f} s"
         )
         return summary, problems
+
+    def settle(self) -> list[Problem]:
+        """Wait for the decks' places to be dropped; what could not be, one warning each."""
+        found = self.runner.settle()
+        return [replace(problem, message=self.mask(problem.message)) for problem in found]
 
     def mask(self, text: str) -> str:
         return self.runner.mask(text)

@@ -146,6 +146,7 @@ def check_decks(config_file: Path, decks: list[Path], against_cache: bool = Fals
         for note in (note for note in build.notes if note.severity == "info"):
             print(f"pgslides: {note}", file=sys.stderr)  # about the build: not a problem
         problems = [note for note in build.notes if note.severity != "info"]
+        problems += build.settle()
         for source in sources:
             problems += build.problems(source.src_uri)
             extensions = (project.markdown_extensions, project.markdown_configs)

@@ -221,9 +221,8 @@ def _balance_problems(
     deck: Deck, bodies: Mapping[int, str], notes: Mapping[int, str]
 ) -> list[Problem]:
     """A slide whose HTML opens what it does not close (or the reverse): a raw HTML block
-    that runs across a --- or ??? line, which the slide cut would tear apart."""
-    if not any(_RAW_HTML.search(s.markdown + (s.notes_markdown or "")) for s in deck.slides):
-        return []  # only raw HTML can run across a separator: no need to parse every slide
+    that runs across a --- or ??? line, which the slide cut would tear apart. Only a slide
+    (or its notes) with raw HTML of its own can be torn: only those are parsed."""
     return [
         Problem(
             f"slide {slide.number} is cut through an HTML element: a raw HTML block (a <div>, "
@@ -232,8 +231,13 @@ def _balance_problems(
             slide.line,
         )
         for slide in deck.slides
-        if not _balanced(bodies.get(slide.number, "")) or not _balanced(notes.get(slide.number, ""))
+        if _torn(slide.markdown, bodies.get(slide.number, ""))
+        or _torn(slide.notes_markdown or "", notes.get(slide.number, ""))
     ]
+
+
+def _torn(markdown: str, html: str) -> bool:
+    return bool(_RAW_HTML.search(markdown)) and not _balanced(html)
 
 
 class _TagBalance(HTMLParser):

@@ -14,6 +14,7 @@ from pgslides.errors import DeckError, Problem
 from pgslides.outcome import DeckOutcome, DeckResult
 from pgslides.parse.deck import Deck
 from pgslides.report import deck_problems
+from pgslides.run.aftercare import Aftercare
 from pgslides.run.buildserver import BuildServer, DeckRunError, connections_per_deck, deck_errors
 from pgslides.run.database import (
     DatabaseError,
@@ -66,6 +67,7 @@ class Runner:
         self._running = RunningPlaces()  # decks running now, to cancel on interrupt
         self.templates = SetupTemplates(settings.keep_templates)
         self._dropper: Dropper | None = None  # while outcomes() runs decks
+        self.aftercare = Aftercare()  # the decks' places dropped while the pages render
         self.freshness = Freshness(
             self.cache, settings.database_url, settings.refresh, settings.keep_failed
         )
@@ -80,6 +82,7 @@ class Runner:
         (run.templates), and the decks' places are dropped together at the end (Dropper).
         """
         self._stop.clear()  # a runner outlives builds under `mkdocs serve`
+        self.notes.extend(self.settle())  # a build that ended early never waited for its drops
         self.freshness.new_build()
         self._connections_per_deck = connections_per_deck([deck for deck, _file in decks])
         results: dict[str, DeckResult | Exception | ToRun] = {}
@@ -104,20 +107,19 @@ class Runner:
                         future.cancel()
                     self.interrupt()
                     raise
-        finally:
-            self._finish_drops()
-        for item in todo:  # what could not be dropped, now that it was tried
-            result = results[item.deck.path]
-            if isinstance(result, DeckResult) and item.leftovers:
-                results[item.deck.path] = replace(result, warnings=result.warnings + item.said())
-            else:
-                self.notes.extend(item.said())
+        except BaseException:
+            self.notes.extend(self._drop_all(todo))
+            raise
+        # No page needs the drops: they run while the pages render, and settle() waits.
+        self.aftercare.start(lambda: self._drop_all(todo))
         return {path: result for path, result in results.items() if not isinstance(result, ToRun)}
 
-    def _finish_drops(self) -> None:
-        """Drop the decks' places, all at once, then the templates they were cloned from."""
+    def _drop_all(self, todo: list[ToRun]) -> list[Problem]:
+        """Drop the decks' places, all at once, then the templates they were cloned from; what
+        could not be dropped (or what a deck made outside its place), one warning each."""
         dropper, self._dropper = self._dropper, None
         self.place.decks_running(False)
+        found: list[Problem] = []
         if dropper is not None:
             said: list[str] = []
             dropper.workers = max(dropper.workers, self.place.spare_connections())
@@ -125,7 +127,14 @@ class Runner:
             for drop in self.templates.finish():
                 dropper.add(drop, said)
             dropper.finish()
-            self.notes.extend(Problem(text, severity="warning") for text in said)
+            found.extend(Problem(text, severity="warning") for text in said)
+        for item in todo:
+            found.extend(item.said())
+        return found
+
+    def settle(self) -> list[Problem]:
+        """Wait for the last build's drops; what could not be dropped, one warning each."""
+        return self.aftercare.settle()
 
     @property
     def jobs(self) -> int:
@@ -282,7 +291,7 @@ class Runner:
     def close(self) -> list[str]:
         """Drop the setup templates kept between builds, then stop the embedded server if this
         runner started it; safe to call twice. What could not be dropped, one warning each."""
-        said: list[str] = []
+        said = [str(problem) for problem in self.settle()]
         for drop in self.templates.close():
             said.extend(drop())
         self.place.close()
