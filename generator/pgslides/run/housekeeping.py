@@ -60,9 +60,10 @@ class Housekeeper:
         except (psycopg2.Error, DatabaseError):
             return wanted
         fits = max(1, free // max(1, connections_per_deck))
-        # pgslides' own connections, beside the first: while decks run, what theirs leave
-        # (places are made while other decks run); once they are done, as many as they used.
-        self._while_decks_run = 1 + max(0, free - fits * connections_per_deck)
+        # pgslides' own connections (its first is not in `free`): while decks run, the one
+        # each running deck is counted for and what the decks leave (the next decks' places
+        # are made while others run); once they are done, as many as the decks used.
+        self._while_decks_run = 1 + fits + max(0, free - fits * connections_per_deck)
         self.spare = min(free - 1, fits * connections_per_deck)
         self.decks_running(True)
         if fits >= wanted:
