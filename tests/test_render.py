@@ -11,6 +11,7 @@ and read the diff (`git diff tests/golden`) before committing it.
 from __future__ import annotations
 
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from pages import convert
 from pgslides import render
 from pgslides.outcome import BlockOutcome, Column, StatementOutcome
 from pgslides.parse.deck import parse_deck, read_deck
+from pgslides.render.python import highlight_python
 from pgslides.run.admin import Admin
 from pgslides.run.database import DeckDatabase, SessionSettings
 from pgslides.run.execute import RunLimits
@@ -125,6 +127,18 @@ def _block(*statements: StatementOutcome, options: str = "") -> str:
     (block,) = deck.blocks
     outcome = BlockOutcome(index=0, line=1, session="main", statements=statements)
     return str(render.render_block(block, outcome))
+
+
+def test_highlighted_code_keeps_every_character_and_leaves_whitespace_unwrapped():
+    sql = "SELECT a,\n       'x  y' AS b\n  FROM t\t-- note\n WHERE a <> 1;"
+    python = "def f(x):\n    return {'a':  x}  # note\n"
+    for html, source in (
+        (render.highlight_sql(sql), sql),
+        (highlight_python(python), python.rstrip("\n")),
+    ):
+        assert 'class="w"' not in html
+        assert re.search(r'<span class="k">', html)
+        assert unescape(re.sub(r"<[^>]+>", "", html)) == source
 
 
 def test_null_is_a_null_cell_and_text_null_is_text():

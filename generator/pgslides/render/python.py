@@ -14,7 +14,13 @@ from pgslides.outcome import BlockOutcome, PythonTable, StatementOutcome
 from pgslides.parse.deck import Block
 from pgslides.render.statement import displayable, render_statement
 from pgslides.render.steps import highlight_block_source
-from pgslides.render.templating import block_frame, highlight_sql, render_template, trusted
+from pgslides.render.templating import (
+    block_frame,
+    highlight_sql,
+    plain_whitespace,
+    render_template,
+    trusted,
+)
 
 
 def render_python_block(block: Block, outcome: BlockOutcome | None) -> Markup:
@@ -39,7 +45,7 @@ def render_python_block(block: Block, outcome: BlockOutcome | None) -> Markup:
     html = render_template(
         "python_block.html",
         **block_frame(block, problem),
-        source_html=_highlight_python(block.sql),
+        source_html=highlight_python(block.sql),
         output=[{"stream": stream, "text": displayable(text)} for stream, text in python.output]
         if python
         else [],
@@ -77,10 +83,11 @@ def _table(table: PythonTable) -> Markup:
     return render_statement(statement, "table")
 
 
-def _highlight_python(source: str) -> Markup:
+def highlight_python(source: str) -> Markup:
+    """Python with Pygments' classes, whitespace left plain (see templating.plain_whitespace)."""
     return trusted(highlight(source.rstrip("\n"), *_highlighter()).rstrip("\n"))
 
 
 @cache
 def _highlighter() -> tuple[PythonLexer, HtmlFormatter]:
-    return PythonLexer(), HtmlFormatter(nowrap=True)
+    return plain_whitespace(PythonLexer()), HtmlFormatter(nowrap=True)
