@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -509,6 +510,10 @@ def test_what_a_killed_build_left_is_dropped_by_the_next_but_not_a_running_build
         assert leftover_databases(watch, killed_build.pid) == []
         assert deck_roles(watch, killed_build.pid) == []
         assert "dropped what builds killed before their end left" in after.stderr
+        # Each thing once, with its kind: on the embedded server a deck's role shares its name.
+        kind = "database and role" if where == "embedded" else "database"
+        named = rf"pgslides_deck_{killed_build.pid}_[0-9a-f]{{8}}_[0-9a-f]{{4}} \({kind}\)"
+        assert re.search(f"left: (.*, )?{named}", after.stderr), after.stderr
         # The running build's database is its own still; its slide comes out whole.
         assert leftover_databases(watch, running_build.pid) != []
         watch.close()

@@ -228,12 +228,13 @@ class Housekeeper:
             return
         problems = cluster.drop(self.admin, dead)
         self.notes.extend(Problem(message, severity="warning") for message in problems)
-        names = sorted(item.name for item in dead if item.kind in ("database", "role"))
+        kinds: dict[str, list[str]] = {}  # a deck's database and its role share a name
+        for item in sorted(dead, key=lambda item: (item.name, item.kind)):
+            if item.kind in ("database", "role"):
+                kinds.setdefault(item.name, []).append(item.kind)
+        left = ", ".join(f"{name} ({' and '.join(kind)})" for name, kind in kinds.items())
         self.notes.append(
-            Problem(
-                f"dropped what builds killed before their end left: {', '.join(names)}",
-                severity="info",
-            )
+            Problem(f"dropped what builds killed before their end left: {left}", severity="info")
         )
 
 
