@@ -14,12 +14,13 @@ from pgslides.run.server import Server
 SLEEP = "SELECT pg_sleep(0.3)"
 
 
-def opened_by(conn: Any, admin: Admin) -> int:
-    """How many connections the server has from `admin`'s build."""
+def opened_by(conn: Any, admin: Admin, dbname: str | None = None) -> int:
+    """How many connections the server has from `admin`'s build (to `dbname`, if given)."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-            (admin.application_name,),
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+            " AND datname = coalesce(%s, datname)",
+            (admin.application_name, dbname),
         )
         return int(cur.fetchone()[0])
 
@@ -93,7 +94,32 @@ def test_lowering_the_bound_closes_idle_connections_past_it(pg_server: Server, p
     with Admin(pg_server) as admin:
         at_once(admin, 4)
         assert settled(pg_conn, admin, 4) == 4
-        admin.pool.bound(1)
-        assert settled(pg_conn, admin, 1) == 1
+        admin.pool.bound(1)  # 2 at least: the build's sign of life, and one to work with
+        assert settled(pg_conn, admin, 2) == 2
         admin.pool.bound(0)
         assert most_opened_while(pg_conn, admin, lambda: at_once(admin, 3)) == 3
+
+
+def test_the_builds_sign_of_life_stays_open_whatever_runs_elsewhere(pg_server: Server, pg_conn):
+    """Another build takes a build with no connection of its own for dead, and drops its
+    places: statements in other databases never close the last one to the maintenance one."""
+    with Admin(pg_server) as admin:
+        at_once(admin, 2)
+        admin.pool.bound(2)
+        home, seen = pg_server.maintenance_db, []
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                seen.append(opened_by(pg_conn, admin, home))
+                done.wait(0.01)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            at_once(admin, 6, in_other_db=True)
+        finally:
+            done.set()
+            watcher.join()
+        assert len(seen) > 10
+        assert min(seen) == 1

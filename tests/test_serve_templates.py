@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from mkdocs.commands.build import build
 
-from pgslides.run.templates import SetupTemplates, Template
+from pgslides.run.setuptemplates import SetupTemplates
+from pgslides.run.templates import Template
 from sites import Site, build_site, database_url, load, make_site
 from test_privilege import NOTHING, ours, rows
 
@@ -105,7 +106,18 @@ def test_an_edited_deck_starts_from_its_setup_kept_as_a_template(
             assert f"-- edit {run}" in page
             assert setup_xmin(site) == first  # a clone of the same template: setup not re-run
             assert set(templates_on(pg_conn)) - before == kept
-        served_page = page
+        # Someone drops the kept template between rebuilds: the next one makes it again.
+        (gone,) = kept
+        with pg_conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE "{gone}"')
+        edit(site, "after the drop")
+        rebuild()
+        assert "-- after the drop" in site.page_path("deck.md").read_text(encoding="utf-8")
+        remade = set(templates_on(pg_conn)) - before
+        assert len(remade) == 1
+        assert remade != kept
+        served_page, served_xmin = site.page_path("deck.md").read_text("utf-8"), setup_xmin(site)
+        assert served_xmin != first  # the setup ran again, into the new template
     finally:
         config.plugins.on_shutdown()
     assert set(templates_on(pg_conn)) - before == set()  # serve's end drops what it kept
@@ -114,8 +126,8 @@ def test_an_edited_deck_starts_from_its_setup_kept_as_a_template(
     monkeypatch.setenv("PGSLIDES_REFRESH", "1")
     build_site(site)
     cold_page = site.page_path("deck.md").read_text(encoding="utf-8")
-    assert setup_xmin(site) != first  # it ran the setup itself
-    assert _masked(served_page, first) == _masked(cold_page, setup_xmin(site))
+    assert setup_xmin(site) != served_xmin  # it ran the setup itself
+    assert _masked(served_page, served_xmin) == _masked(cold_page, setup_xmin(site))
 
 
 def _masked(page: str, xmin: str) -> str:
@@ -125,11 +137,23 @@ def _masked(page: str, xmin: str) -> str:
 # --- which templates stay between builds: the bookkeeping alone --------------------------------
 
 
-def made(name: str, dropped: list[str]) -> Callable[[], tuple[Template, Callable[[], list[str]]]]:
-    def make() -> tuple[Template, Callable[[], list[str]]]:
-        return Template(name, None), lambda: dropped.append(name) or []
+class Made:
+    """A Maker of template `name` (no server: the bookkeeping alone); whether it is still there
+    is `there`, and what it drops goes to `dropped`."""
 
-    return make
+    def __init__(self, name: str, dropped: list[str], there: bool = True) -> None:
+        self.name, self.dropped, self.there, self.calls = name, dropped, there, 0
+
+    def __call__(self) -> tuple[Template, Callable[[], list[str]]]:
+        self.calls += 1
+        return Template(self.name, None), lambda: self.dropped.append(self.name) or []
+
+    def still_there(self, template: Template) -> bool:
+        return self.there
+
+
+def made(name: str, dropped: list[str]) -> Made:
+    return Made(name, dropped)
 
 
 def one_build(templates: SetupTemplates, keys: list[str], dropped: list[str]) -> list[str]:
@@ -162,3 +186,24 @@ def test_kept_templates_are_the_most_recently_used_and_close_drops_them():
     for drop in templates.close():
         drop()
     assert sorted(dropped) == ["a", "b", "c"]
+
+
+def test_a_kept_template_someone_dropped_is_made_again():
+    dropped: list[str] = []
+    templates = SetupTemplates(keep=2)
+    templates.plan(["a"])
+    first = Made("a", dropped)
+    templates.source("a", first)
+    templates.finish()
+    templates.plan(["a"])
+    gone = Made("a", dropped, there=False)
+    assert templates.source("a", gone) == Template("a", None)
+    assert (first.calls, gone.calls) == (1, 1)  # made again, by the deck that found it gone
+    templates.finish()
+    templates.plan(["a", "a"])  # two decks of one build: looked for once, made by none
+    again = Made("a", dropped)
+    assert templates.source("a", again) == templates.source("a", again) == Template("a", None)
+    assert again.calls == 0
+    for drop in templates.close():
+        drop()
+    assert dropped == ["a"]  # only the one still kept: the first was gone already

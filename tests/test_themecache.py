@@ -98,3 +98,23 @@ def test_a_site_built_with_compiled_templates_is_the_site_built_without(tmp_path
 
 def contents(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_filter_that_takes_the_context_elsewhere_compiles_apart(tmp_path: Path):
+    """Jinja compiles into the code whether a filter is passed the context: a template compiled
+    where `f` takes it must not be run where `f` does not."""
+    folder, cache = templates(tmp_path), ThemeBytecode(tmp_path / "cache")
+    (folder / "page.html").write_text("{{ who | f }}")
+
+    @jinja2.pass_context
+    def with_context(_context: Any, value: str) -> str:
+        return f"context:{value}"
+
+    def plain(value: str) -> str:
+        return f"plain:{value}"
+
+    for f, said in ((with_context, "context:reader"), (plain, "plain:reader")):
+        loader = jinja2.FileSystemLoader(str(folder))
+        env = jinja2.Environment(loader=loader, bytecode_cache=cache, autoescape=True)
+        env.filters["f"] = f
+        assert env.get_template("page.html").render(who="reader") == said

@@ -264,7 +264,7 @@ class Build:
     def close(self) -> list[str]:
         """Stop the embedded server if this build started it; safe to call twice. What the
         build kept on the server and could not drop, one warning each."""
-        return self.runner.close()
+        return [self.mask(text) for text in self.runner.close()]
 
 
 def count_of(n: int, noun: str) -> str:

@@ -70,7 +70,7 @@ class ThemeBytecode(jinja2.BytecodeCache):
         if self._disk is not None:
             try:
                 self._disk.load_bytecode(bucket)
-            except (OSError, EOFError, ValueError) as error:
+            except Exception as error:  # a file cut short or of another Python: compile afresh
                 log.debug(f"pgslides: compiled template unreadable ({error})")
                 bucket.reset()
 
@@ -107,5 +107,16 @@ def _shape_of(env: jinja2.Environment) -> str | None:
         env.keep_trailing_newline,
         env.optimized,
         env.autoescape,
+        env.is_async,
+        f"{env.code_generator_class.__module__}.{env.code_generator_class.__qualname__}",
+        getattr(env, "newstyle_gettext", None),
+        # Whether a filter or test is passed the context, eval context or environment is
+        # compiled into the template's code.
+        sorted((name, _passes(f)) for name, f in env.filters.items()),
+        sorted((name, _passes(f)) for name, f in env.tests.items()),
     ]
     return repr(settings)
+
+
+def _passes(function: Any) -> str | None:
+    return getattr(function, "jinja_pass_arg", None) and str(function.jinja_pass_arg)

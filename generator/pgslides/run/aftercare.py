@@ -29,7 +29,8 @@ class Aftercare:
             try:
                 self._found = earlier + work()
             except Exception as error:  # a thread's error would be lost: say it at the end
-                self._found = [*earlier, Problem(f"could not drop the decks' places: {error}")]
+                said = Problem(f"could not drop the decks' places: {error}", severity="warning")
+                self._found = [*earlier, said]
 
         self._thread = threading.Thread(target=run, name="pgslides-aftercare", daemon=True)
         self._thread.start()

@@ -46,6 +46,7 @@ class BuildServer:
         self._housekeeper: Housekeeper | None = None
         self._slots: threading.Semaphore | None = None
         self._lock = threading.Lock()  # decks run in threads: start the server once
+        self._url_server: Server | None = None  # the URL parsed, for masking its password
 
     def start(self) -> Server:
         with self._lock:
@@ -69,6 +70,17 @@ class BuildServer:
         """While decks run, pgslides' own connections are bounded to what theirs leave."""
         if self._housekeeper is not None:
             self._housekeeper.decks_running(running)
+
+    def mask(self, text: str) -> str:
+        """text with the URL's password masked: server messages may quote what a deck sent."""
+        if not self.database_url:
+            return text
+        if self._url_server is None:
+            try:
+                self._url_server = server_from_url(self.database_url)
+            except DatabaseError:
+                return text  # a URL that does not parse has no password to hide; its error says so
+        return mask_password(text, self.server or self._url_server)
 
     def spare_connections(self) -> int:
         """Connections the build may open besides its decks' (0 before the first deck)."""

@@ -19,7 +19,8 @@ _IDLE_KEPT = 4  # idle connections kept open for the next statements
 
 class Pool:
     """Connections to `home` (kept open between statements) and, one statement at a time, to
-    other databases; at most `bound` of them open at once (0: no bound)."""
+    other databases; at most `bound` of them open at once (0: no bound). One to `home` stays
+    open from the first moment to close(): the build's sign of life (cluster.dead_builds)."""
 
     def __init__(self, connect: Callable[[str], Any], home: str) -> None:
         self._connect = connect
@@ -29,15 +30,18 @@ class Pool:
         self._opened: list[Any] = []  # to `home`, idle or in use
         self._open = 0  # every connection open now, to `home` or elsewhere
         self._most = 0
+        self._closed = False
         # The first is the build's sign of life from its first moment (cluster.dead_builds).
         self._release(self._checkout(), kept=True)
 
     def bound(self, most: int) -> None:
-        """At most `most` connections open at once from now on (0: no bound); idle ones past
-        it are closed now, ones in use when their statement ends."""
+        """At most `most` connections open at once from now on (0: no bound; else at least 2:
+        the sign of life and one for a statement elsewhere); idle ones past it are closed now,
+        ones in use when their statement ends."""
         with self._room:
-            self._most = max(0, most)
-            extra = self._idle[: max(0, self._open - self._most)] if self._most else []
+            self._most = max(2, most) if most > 0 else 0
+            spare = self._idle[: max(0, len(self._opened) - 1)]  # never the last one
+            extra = spare[: max(0, self._open - self._most)] if self._most else []
             for conn in extra:
                 self._forget(conn)
             self._room.notify_all()
@@ -67,11 +71,14 @@ class Pool:
             self._unreserve()
 
     def close(self) -> None:
+        """Close every connection to `home` (one in use, when its statement ends)."""
         with self._room:
-            opened, self._opened, self._idle = self._opened, [], []
-            self._open -= len(opened)
+            self._closed = True
+            idle, self._idle = self._idle, []
+            for conn in idle:
+                self._forget(conn)
             self._room.notify_all()
-        for conn in opened:
+        for conn in idle:
             conn.close()
 
     def _checkout(self) -> Any:
@@ -95,9 +102,13 @@ class Pool:
 
     def _release(self, conn: Any, kept: bool = False) -> None:
         with self._room:
-            # A burst (decks' places dropped all at once) leaves a few open, not all.
+            # A burst (decks' places dropped all at once) leaves a few open, not all; and
+            # always the last one, the build's sign of life, until close().
             over = bool(self._most) and self._open > self._most
-            kept = kept or (len(self._idle) < _IDLE_KEPT and not over)
+            last = len(self._opened) == 1
+            kept = not self._closed and (
+                kept or last or (len(self._idle) < _IDLE_KEPT and not over)
+            )
             if kept:
                 self._idle.append(conn)
             else:
@@ -107,9 +118,10 @@ class Pool:
             conn.close()
 
     def _reserve(self) -> None:
-        """Room for one connection elsewhere: an idle one is closed for it if need be."""
+        """Room for one connection elsewhere: an idle one is closed for it if need be (never
+        the last one to `home`)."""
         with self._room:
-            self._room.wait_for(lambda: bool(self._idle) or self._has_room())
+            self._room.wait_for(lambda: self._has_room() or self._spare_idle())
             idle = None if self._has_room() else self._idle.pop()
             if idle is not None:
                 self._forget(idle)
@@ -124,6 +136,10 @@ class Pool:
 
     def _has_room(self) -> bool:
         return not self._most or self._open < self._most
+
+    def _spare_idle(self) -> bool:
+        """An idle connection to `home` that is not the last one open."""
+        return bool(self._idle) and len(self._opened) > 1
 
     def _forget(self, conn: Any) -> None:
         """Under the lock: `conn` is no longer the pool's (it is closed, or about to be)."""

@@ -16,19 +16,14 @@ from pgslides.parse.deck import Deck
 from pgslides.report import deck_problems
 from pgslides.run.aftercare import Aftercare
 from pgslides.run.buildserver import BuildServer, DeckRunError, connections_per_deck, deck_errors
-from pgslides.run.database import (
-    DatabaseError,
-    Server,
-    SessionSettings,
-    mask_password,
-    server_from_url,
-)
+from pgslides.run.database import DatabaseError, Server, SessionSettings
 from pgslides.run.execute import ConnectionLostError, RunLimits
 from pgslides.run.freshness import Freshness, ToRun, deck_inputs
 from pgslides.run.housekeeping import Dropper
 from pgslides.run.identity import identity_of
 from pgslides.run.setupfiles import SetupFile
-from pgslides.run.templates import SetupTemplates, make_template, template_key
+from pgslides.run.setuptemplates import SetupTemplates, TemplateMaker
+from pgslides.run.templates import template_key
 from pgslides.run.timeline import run_deck
 from pgslides.run.watchdog import RunningPlaces
 from pgslides.settings import PLUGIN_DEFAULTS, DeckPlan, deck_plan
@@ -50,7 +45,7 @@ class RunSettings:
     # changes: under `mkdocs serve`, so a prose edit elsewhere does not run it again.
     keep_failed: bool = False
     # Setup templates kept between builds (under `mkdocs serve`: an edited deck starts from
-    # its setup's clone); 0: each build drops its own (run.templates).
+    # its setup's clone); 0: each build drops its own (run.setuptemplates).
     keep_templates: int = 0
 
 
@@ -93,9 +88,9 @@ class Runner:
                 results[deck.path] = error
         todo = [item for item in results.values() if isinstance(item, ToRun)]
         self.templates.plan(item.template for item in todo)
-        self.place.decks_running(True)
         self._dropper = Dropper(self.jobs * 2)
         try:
+            self.place.decks_running(True)
             # Twice `jobs` threads: half make their deck's place while the others run.
             with ThreadPoolExecutor(max_workers=max(1, min(2 * self.jobs, len(todo)))) as pool:
                 futures = [(item, pool.submit(self._run_caught, item)) for item in todo]
@@ -108,16 +103,20 @@ class Runner:
                     self.interrupt()
                     raise
         except BaseException:
-            self.notes.extend(self._drop_all(todo))
+            self.notes.extend(self._drop_all(todo, self._handed_over()))
             raise
         # No page needs the drops: they run while the pages render, and settle() waits.
-        self.aftercare.start(lambda: self._drop_all(todo))
+        dropper = self._handed_over()  # a deck run after this one drops its own place at once
+        self.aftercare.start(lambda: self._drop_all(todo, dropper))
         return {path: result for path, result in results.items() if not isinstance(result, ToRun)}
 
-    def _drop_all(self, todo: list[ToRun]) -> list[Problem]:
+    def _handed_over(self) -> Dropper | None:
+        dropper, self._dropper = self._dropper, None
+        return dropper
+
+    def _drop_all(self, todo: list[ToRun], dropper: Dropper | None) -> list[Problem]:
         """Drop the decks' places, all at once, then the templates they were cloned from; what
         could not be dropped (or what a deck made outside its place), one warning each."""
-        dropper, self._dropper = self._dropper, None
         self.place.decks_running(False)
         found: list[Problem] = []
         if dropper is not None:
@@ -204,13 +203,7 @@ class Runner:
 
     def mask(self, text: str) -> str:
         """text with the database password masked: server messages may quote what a deck sent."""
-        if not self.settings.database_url:
-            return text
-        try:
-            server = self.place.server or server_from_url(self.settings.database_url)
-            return mask_password(text, server)
-        except DatabaseError:
-            return text  # a URL that does not parse has no password to hide; its error says so
+        return self.place.mask(text)
 
     def stored(self, deck: Deck, deck_file: Path) -> DeckOutcome | None:
         """The cached outcome for the deck as it is now, without running anything."""
@@ -268,8 +261,14 @@ class Runner:
                     f"the deck needs a superuser (superuser: true), and {admin.role} "
                     f"on {admin.server.label} is not one",
                 )
-            pinned, key = (session, limits), template_key or ""
-            made = lambda: make_template(admin, key, setup, pinned, self._running)  # noqa: E731
+            made = TemplateMaker(
+                admin,
+                template_key or "",
+                setup=setup,
+                pinned=(session, limits),
+                running=self._running,
+                slots=slots,
+            )
             template = self.templates.source(template_key, made)
             place = housekeeper.deck(
                 Path(deck.path).stem,
@@ -291,8 +290,11 @@ class Runner:
     def close(self) -> list[str]:
         """Drop the setup templates kept between builds, then stop the embedded server if this
         runner started it; safe to call twice. What could not be dropped, one warning each."""
-        said = [str(problem) for problem in self.settle()]
-        for drop in self.templates.close():
-            said.extend(drop())
-        self.place.close()
+        said: list[str] = []
+        try:
+            said += [str(problem) for problem in self.settle()]
+            for drop in self.templates.close():
+                said.extend(drop())
+        finally:
+            self.place.close()  # whatever happened above: no server left running
         return said
