@@ -1,15 +1,16 @@
 """The theme's templates compiled once, not on every build.
 
 MkDocs makes a new Jinja environment for every build, so every build compiles Material's
-templates again: about 0.3 s, a third of a warm build of a small site, and under `mkdocs serve`
-a third of the time from a saved edit to its page. Jinja can keep compiled templates in a
+templates again: about 0.15 s of a warm build, and under `mkdocs serve` about half the time
+from a saved edit to its page (README, benchmark). Jinja can keep compiled templates in a
 bytecode cache: this one keeps them in memory for the process (serve's rebuilds) and in the
 user's cache directory for later builds (never in the project: a project's `.pgslides-cache`
 is meant to be committed, and bytecode is the machine's Python's).
 
 Jinja uses a compiled template only when its source is unchanged (a checksum of the source)
 and it was compiled by the same Jinja and Python (the bytecode's header); the key here adds
-what else shapes the compiled code: the environment's syntax settings and extensions. A cache
+what else shapes the compiled code: the environment's syntax settings, extensions, and how
+each filter and test is called (a context-taking filter is compiled as such). A cache
 that cannot be read or written is skipped: it makes builds faster, never different.
 """
 
