@@ -210,41 +210,10 @@ INSERT INTO app.notes (body) VALUES ('left in the session');
 SET search_path = app, public;
 """
 
-SEQUENCE_DECK = """\
----
-sql:
-  setup: [sql/plain.sql]
----
-# Sequence {n}
 
-```sql exec
-SELECT currval('app.notes_id_seq') AS current, xmin AS made_in FROM app.notes;
-```
-"""
-
-STATE_DECK = """\
----
-sql:
-  setup: [sql/stateful.sql]
----
-# State {n}
-
-```sql exec
-SELECT body, xmin AS made_in FROM notes;
-```
-"""
-
-BROKEN_DECK = """\
----
-sql:
-  setup: [sql/broken.sql]
----
-# Broken {n}
-
-```sql exec
-SELECT 1;
-```
-"""
+def one_block_deck(setup: str, heading: str, sql: str) -> str:
+    """A deck with one setup file and one SQL block."""
+    return f"---\nsql:\n  setup: [{setup}]\n---\n# {heading}\n\n```sql exec\n{sql}\n```\n"
 
 
 def test_a_setup_that_leaves_its_session_changed_is_run_by_each_deck(
@@ -255,8 +224,14 @@ def test_a_setup_that_leaves_its_session_changed_is_run_by_each_deck(
     plain = STATEFUL.replace("SET search_path = app, public;\n", "")
     pages = {"sql/stateful.sql": STATEFUL, "sql/plain.sql": plain}
     for n in (1, 2):
-        pages[f"state-{n}.md"] = STATE_DECK.format(n=n)
-        pages[f"sequence-{n}.md"] = SEQUENCE_DECK.format(n=n)
+        pages[f"state-{n}.md"] = one_block_deck(
+            "sql/stateful.sql", f"State {n}", "SELECT body, xmin AS made_in FROM notes;"
+        )
+        pages[f"sequence-{n}.md"] = one_block_deck(
+            "sql/plain.sql",
+            f"Sequence {n}",
+            "SELECT currval('app.notes_id_seq') AS current, xmin AS made_in FROM app.notes;",
+        )
     root = site_with(tmp_path / "site", pages, url)
     built(root)
     for kind in ("state", "sequence"):
@@ -268,7 +243,10 @@ def test_a_setup_that_leaves_its_session_changed_is_run_by_each_deck(
 
 def test_a_setup_that_fails_fails_each_deck_as_it_would_alone(tmp_path: Path, url: str):
     pages = {"sql/broken.sql": "CREATE TABLE t (id int);\nSELECT * FROM nowhere;\n"}
-    pages |= {f"broken-{n}.md": BROKEN_DECK.format(n=n) for n in (1, 2)}
+    pages |= {
+        f"broken-{n}.md": one_block_deck("sql/broken.sql", f"Broken {n}", "SELECT 1;")
+        for n in (1, 2)
+    }
     result = check(site_with(tmp_path / "site", pages, url))
     assert result.returncode == 1
     assert "Traceback" not in result.output
@@ -277,17 +255,7 @@ def test_a_setup_that_fails_fails_each_deck_as_it_would_alone(tmp_path: Path, ur
     assert all('relation "nowhere" does not exist' in line for line in said)
 
 
-SLEEPER = """\
----
-sql:
-  setup: [sql/shared.sql]
----
-# Asleep
-
-```sql exec
-SELECT pg_sleep(60);
-```
-"""
+SLEEPER = one_block_deck("sql/shared.sql", "Asleep", "SELECT pg_sleep(60);")
 
 
 @pytest.mark.parametrize("where", ["embedded", "url"])
