@@ -15,7 +15,7 @@ import pytest
 from browsing import Context, launch
 from pgslides.run.embedded import EmbeddedServer
 from pgslides.run.server import Server, connect, server_from_url
-from sites import stop_servers
+from sites import database_url, stop_servers
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
@@ -50,6 +50,12 @@ def psql_bin() -> str:
     if not found:
         pytest.fail("no psql binary found")
     return found
+
+
+@pytest.fixture
+def url(pg_server: Server) -> str:
+    """The test server as a database_url (DATABASE_URL when set)."""
+    return database_url(pg_server)
 
 
 @pytest.fixture

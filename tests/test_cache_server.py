@@ -17,7 +17,7 @@ from pgslides.parse.deck import read_deck
 from pgslides.run.database import Server, connect, server_from_url, server_version
 from pgslides.run.identity import embedded_version
 from pgslides.run.runner import Runner, RunSettings
-from sites import database_url, load, log_messages, make_site, mkdocs_build
+from sites import load, log_messages, make_site, mkdocs_build
 
 VERSION_DECK = """
 # Which server?
@@ -61,11 +61,6 @@ def url_identity(url: str, version: str) -> ServerIdentity:
         port=None if port is None else int(port),
         database=params.get("dbname"),
     )
-
-
-@pytest.fixture
-def url(pg_server: Server) -> str:
-    return database_url(pg_server)
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pgslides.run.server import Server
-from sites import BIN, database_url, make_site, mkdocs_build, run, with_options
+from sites import BIN, make_site, mkdocs_build, run, with_options
 
 GOOD = """
 ---
@@ -60,11 +59,6 @@ BAD_PROBLEMS = [
 
 def pgslides(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run([str(BIN / "pgslides"), *args], cwd)
-
-
-@pytest.fixture
-def url(pg_server: Server) -> str:
-    return database_url(pg_server)
 
 
 def test_version():

@@ -222,11 +222,6 @@ def with_user(url: str, user: str) -> str:
     return make_url(url).set(username=user, password=None).render_as_string(hide_password=False)
 
 
-@pytest.fixture
-def url(pg_server: Server) -> str:
-    return database_url(pg_server)
-
-
 # --- private embedded servers --------------------------------------------------------------------
 
 

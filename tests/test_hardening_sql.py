@@ -49,11 +49,6 @@ PID = os.getpid()
 NOT_RUN = "not run: an earlier statement of this block failed"
 
 
-@pytest.fixture
-def url(pg_server: Server) -> str:
-    return database_url(pg_server)
-
-
 def failed_build(root: Path) -> list[str]:
     """`mkdocs build --strict` in root, which must fail in one clear message: its log from the
     first ERROR line on (continuation lines such as DETAIL: included)."""

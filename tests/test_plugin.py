@@ -19,7 +19,6 @@ from sites import (
     Site,
     build_site,
     built_page,
-    database_url,
     deck_text,
     fence_line,
     header_cells,
@@ -116,11 +115,6 @@ SELECT 'after' AS still_runs;
 """
 TYPO_LINE = 3
 TYPO_ERROR = 'slides/deck.md:3: ERROR:  relation "userz" does not exist (42P01)'
-
-
-@pytest.fixture
-def url(pg_server: Server) -> str:
-    return database_url(pg_server)
 
 
 def leftovers(pg_conn, catalog: str) -> list[str]:

@@ -27,7 +27,7 @@ from pgslides.run import postmaster as pm
 from pgslides.run.admin import DECK_GROUP
 from pgslides.run.embedded import EmbeddedServer
 from pgslides.run.server import Server
-from sites import database_url, make_site, parse_html
+from sites import make_site, parse_html
 from test_hardening_faults import (
     Finished,
     active_statement,
@@ -118,11 +118,6 @@ def conn(pg_server: Server) -> Iterator[Any]:
         yield conn
     finally:
         conn.close()
-
-
-@pytest.fixture
-def url(pg_server: Server) -> str:
-    return database_url(pg_server)
 
 
 def private_server(data_dir: Path, **settings: str) -> None:

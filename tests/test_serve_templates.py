@@ -17,7 +17,7 @@ from mkdocs.commands.build import build
 
 from pgslides.run.setuptemplates import SetupTemplates
 from pgslides.run.templates import Template
-from sites import Site, build_site, database_url, load, make_site
+from sites import Site, build_site, load, make_site
 from test_privilege import NOTHING, ours, rows
 
 SETUP = """\
@@ -67,11 +67,6 @@ def served(site: Site) -> tuple[Any, Callable[[], None]]:
 
 def setup_xmin(site: Site) -> str:
     return site.page("deck.md").find_all("td")[0].text
-
-
-@pytest.fixture
-def url(pg_server: Any) -> str:
-    return database_url(pg_server)
 
 
 def templates_on(db: Any) -> list[str]:

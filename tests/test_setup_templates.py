@@ -20,7 +20,6 @@ from typing import Any
 import psycopg2
 import pytest
 
-from sites import database_url
 from test_hardening_faults import (
     active_statement,
     check,
@@ -109,11 +108,6 @@ sql:
 SELECT xmin AS made_in FROM people WHERE id = 1;
 ```
 """
-
-
-@pytest.fixture
-def url(pg_server: Any) -> str:
-    return database_url(pg_server)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import pytest
 
 from pgslides.run.server import Server
 from pgslides.run.watchdog import ESCALATION_S
-from sites import BIN, database_url, make_site, postgres_processes, stop_servers
+from sites import BIN, make_site, postgres_processes, stop_servers
 from test_hardening_faults import (
     active_statement,
     backend_alive,
@@ -57,11 +57,6 @@ BUILD_DEADLINE_S = 60.0
 # Ctrl-C and SIGTERM: the statement's escalation (cancel at once, terminate, give up), then
 # dropping the database and stopping the embedded server.
 INTERRUPT_DEADLINE_S = ESCALATION_S + 6.0
-
-
-@pytest.fixture
-def url(pg_server: Server) -> str:
-    return database_url(pg_server)
 
 
 @pytest.fixture

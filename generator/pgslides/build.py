@@ -1,8 +1,9 @@
-"""The build façade both adapters call: prepare (parse and run every deck), then per page
-(Markdown in, HTML out), then finish and close. It imports no MkDocs module.
+"""The build façade both adapters call: start (parse every deck, run those the cache cannot
+answer for in the background), then per page (collect the deck's result; Markdown in, HTML
+out), then finish and close; or prepare (start, then collect all). It imports no MkDocs module.
 
 A Build lives as long as its settings: under `mkdocs serve` one Build (and its embedded
-server) serves every rebuild, and `prepare` starts each rebuild from a clean slate.
+server) serves every rebuild, and `start` begins each rebuild from a clean slate.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from pgslides.buildsettings import BuildSettings
 from pgslides.errors import DeckError, Problem, SetupError
 from pgslides.outcome import DeckOutcome, DeckResult
 from pgslides.parse.deck import Deck, read_deck
@@ -22,49 +24,11 @@ from pgslides.render import deck_markdown, deck_page, problem_box, render_deck_b
 from pgslides.render.page import PageBlocks, placeholder_fence, placeholder_fence_config
 from pgslides.report import deck_report
 from pgslides.run.database import DatabaseError
-from pgslides.run.runner import Runner, RunSettings
-from pgslides.settings import PLUGIN_OPTIONS, validate
+from pgslides.run.runner import Begun, Runner
 from pgslides.sitecheck import password_problem
 from pgslides.tryit import TryButtons, deck_try, masked
 
 SUPERFENCES = "pymdownx.superfences"
-# Under `mkdocs serve`, the setup templates of this many decks' setups stay between rebuilds
-# (each holds a copy of what its setup made on the server's disk).
-KEPT_TEMPLATES = 8
-
-
-@dataclass(frozen=True)
-class BuildSettings:
-    """The plugin options (mkdocs.yml, or the command line), validated: how decks run, and
-    what a problem does to the build."""
-
-    run: RunSettings = field(default_factory=RunSettings)
-    on_error: str = "fail"
-    serving: bool = False  # `mkdocs serve`: problems show on the page, never stop it
-    playground: bool = True  # Try it: blocks re-run in the reader's browser (tryit.py)
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any], project_dir: Path) -> BuildSettings:
-        """Settings from raw plugin options; SetupError names a bad one."""
-        values, errors = validate(PLUGIN_OPTIONS, options)
-        if errors:
-            raise SetupError(errors[0][1])
-        cache_dir = values["cache_dir"]
-        run = RunSettings(
-            database_url=values["database_url"],
-            isolation=values["isolation"],
-            statement_timeout_ms=values["statement_timeout"],
-            max_rows=values["max_rows"],
-            jobs=values["jobs"],
-            cache_dir=project_dir / cache_dir if cache_dir else None,
-            refresh=values["refresh"],
-        )
-        return cls(run=run, on_error=values["on_error"], playground=values["playground"])
-
-    def serve(self) -> BuildSettings:
-        """These settings under `mkdocs serve`: a failing deck is not re-run by every rebuild."""
-        kept = replace(self.run, keep_failed=True, keep_templates=KEPT_TEMPLATES)
-        return replace(self, serving=True, run=kept)
 
 
 @dataclass(frozen=True)
@@ -105,6 +69,10 @@ class Build:
         self._tries: dict[str, TryButtons] = {}
         self._page: PageBlocks | None = None  # the deck page being converted now
         self.notes: list[Problem] = []  # about the build, not one deck (jobs lowered, ...)
+        self._notes_said = 0  # how many of them new_notes() handed out
+        self._files: dict[str, Path] = {}  # by src_uri: the deck files
+        self._begun: dict[str, Begun] = {}  # by src_uri: decks not collected yet
+        self.setup_error: SetupError | None = None  # no server could be had: the build stops
         self._started = time.perf_counter()
 
     # --- prepare ---------------------------------------------------------------------------
@@ -113,15 +81,19 @@ class Build:
         """Parse and run (or find in the cache) every deck at once, before any page.
 
         Raises SetupError when no server can be had: nothing can be built then."""
+        self.start(sources)
+        return self.collect_all()
+
+    def start(self, sources: list[DeckSource]) -> None:
+        """Parse every deck and start running those the cache cannot answer for: they run in
+        the background while MkDocs converts the pages of those already done (collect)."""
         self._started = time.perf_counter()
         self._page = None  # a page cut short by an error last build must not linger
-        self.decks.clear()
-        self.failed.clear()
-        self.results.clear()
-        self.replays.clear()
-        self._tries.clear()
-        by_path: dict[str, str] = {}
-        files: dict[str, Path] = {}
+        for kept in (self.decks, self.failed, self.results, self.replays, self._tries):
+            kept.clear()
+        self._files.clear()
+        self.notes, self._notes_said = [], 0
+        self.setup_error = None
         items = []
         for source in sources:
             try:
@@ -130,31 +102,55 @@ class Build:
                 self.failed[source.src_uri] = error.problem
                 continue
             self.decks[source.src_uri] = deck
-            files[source.src_uri] = source.path
-            by_path[deck.path] = source.src_uri
+            self._files[source.src_uri] = source.path
             items.append((deck, source.path))
-        logs = []
-        outcomes = self.runner.outcomes(items)
-        self.notes = [replace(note, message=self.mask(note.message)) for note in self.runner.notes]
-        self.runner.notes.clear()
-        for path, result in outcomes.items():
-            src_uri = by_path[path]
-            if isinstance(result, DatabaseError):
-                raise SetupError(self.mask(str(result))) from None
-            if isinstance(result, Exception):
-                # A DeckError, or a DeckRunError (one of them) with its file and line.
-                problem = result.problem if isinstance(result, DeckError) else Problem(str(result))
-                self.failed[src_uri] = replace(problem, message=self.mask(problem.message))
-            else:
-                self.results[src_uri] = result
-                if self.settings.playground:
-                    deck, file, run = self.decks[src_uri], files[src_uri], self.settings.run
-                    replay, self._tries[src_uri] = deck_try(deck, file, result.outcome, run)
-                    # The replay holds what the deck sent, which may quote the URL's password.
-                    self.replays[src_uri] = masked(replay, self.mask)
-                blocks = len(self.decks[src_uri].blocks)
-                logs.append(DeckLog(path, blocks, result.seconds, result.how))
-        return logs
+        begun = self.runner.begin(items)
+        self._begun = {src_uri: begun[deck.path] for src_uri, deck in self.decks.items()}
+
+    def collect(self, src_uri: str) -> DeckLog | None:
+        """Wait for the deck's result (the first time); the log line of how it was had.
+
+        Raises SetupError when no server can be had: nothing can be built then, so the other
+        decks are stopped, and not waited for."""
+        begun = self._begun.pop(src_uri, None)
+        if begun is None or self.setup_error is not None:
+            return None
+        result = self.runner.wait(begun)
+        self._take_notes()
+        if isinstance(result, DatabaseError):
+            self.setup_error = SetupError(self.mask(str(result)))
+            self.runner.interrupt()
+            raise self.setup_error
+        if isinstance(result, Exception):
+            # A DeckError, or a DeckRunError (one of them) with its file and line.
+            problem = result.problem if isinstance(result, DeckError) else Problem(str(result))
+            self.failed[src_uri] = replace(problem, message=self.mask(problem.message))
+            return None
+        self.results[src_uri] = result
+        deck = self.decks[src_uri]
+        if self.settings.playground:
+            file, run = self._files[src_uri], self.settings.run
+            replay, self._tries[src_uri] = deck_try(deck, file, result.outcome, run)
+            # The replay holds what the deck sent, which may quote the URL's password.
+            self.replays[src_uri] = masked(replay, self.mask)
+        return DeckLog(deck.path, len(deck.blocks), result.seconds, result.how)
+
+    def collect_all(self) -> list[DeckLog]:
+        """collect() every deck not collected yet, in order."""
+        logs = [self.collect(src_uri) for src_uri in list(self._begun)]
+        return [log for log in logs if log is not None]
+
+    def new_notes(self) -> list[Problem]:
+        """The notes about the build (jobs lowered, ...) since the last call, for its log."""
+        self._take_notes()
+        notes, self._notes_said = self.notes[self._notes_said :], len(self.notes)
+        return notes
+
+    def _take_notes(self) -> None:
+        taken = []
+        while self.runner.notes:  # decks running in threads may add one meanwhile
+            taken.append(self.runner.notes.pop(0))
+        self.notes += [replace(note, message=self.mask(note.message)) for note in taken]
 
     def is_deck(self, src_uri: str) -> bool:
         return src_uri in self.decks or src_uri in self.failed

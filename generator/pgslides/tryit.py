@@ -24,7 +24,7 @@ from typing import Any
 from pgslides.outcome import BlockOutcome, DeckOutcome, StatementOutcome
 from pgslides.parse.blocks import Block
 from pgslides.parse.deck import Deck
-from pgslides.run.runner import RunSettings
+from pgslides.run.runsettings import RunSettings
 from pgslides.run.setupfiles import read_setup_files
 from pgslides.run.statements import MetaCommandError, iter_statements
 from pgslides.settings import DeckPlan, deck_plan

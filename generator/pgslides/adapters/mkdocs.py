@@ -19,14 +19,8 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 from pgslides.adapters.themecache import ThemeBytecode, default_directory
-from pgslides.build import (
-    SUPERFENCES,
-    Build,
-    BuildSettings,
-    DeckSource,
-    is_deck_path,
-    stop_on_sigterm,
-)
+from pgslides.build import SUPERFENCES, Build, DeckSource, is_deck_path, stop_on_sigterm
+from pgslides.buildsettings import BuildSettings
 from pgslides.errors import Problem, SetupError
 from pgslides.parse.deck import PLACEHOLDER
 from pgslides.render import deck_index
@@ -128,30 +122,34 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         return config
 
     def on_files(self, files: Files, *, config: Any) -> Files:
+        """Start the decks: they run while MkDocs converts the pages of those already done."""
         if self.build is None:
             return files
         for kind, uri in ASSET_URIS.items():
             source = ASSETS / f"pgslides.{kind}"
             files.append(File.generated(config, uri, abs_src_path=str(source)))
+        if self.build.settings.playground:
+            _add_try_assets(files, config)
         sources = [
             DeckSource(file.src_uri, Path(file.abs_src_path))
             for file in files.documentation_pages()
             if is_deck_path(file.src_uri) and file.abs_src_path
         ]
-        try:
-            for line in self.build.prepare(sources):
-                log.info(str(line))
-            for note in self.build.notes:
-                (log.info if note.severity == "info" else log.warning)(str(note))
-        except SetupError as error:
-            raise PluginError(str(error)) from error  # the CLI tells a setup problem by it
-        if self.build.settings.playground:
-            _add_try_files(files, config, self.build.replays)
+        self.build.start(sources)
         return files
 
     def on_env(self, env: Any, *, config: Any, files: Files) -> Any:
-        """The theme's templates compiled once, not on every build (adapters.themecache)."""
-        if self.build is not None and env.bytecode_cache is None:
+        """Every page is converted: every deck has its result, and its replay for Try it. The
+        theme's templates are compiled once, not on every build (adapters.themecache)."""
+        if self.build is None:
+            return env
+        self._collect(None)  # decks whose page MkDocs did not convert
+        if self.build.setup_error is not None:
+            # Raised here, not in a page's hook, where MkDocs would add a line of its own.
+            raise PluginError(str(self.build.setup_error)) from self.build.setup_error
+        if self.build.settings.playground:
+            _add_replays(files, config, self.build.replays)
+        if env.bytecode_cache is None:
             if self.theme_bytecode is None:
                 self.theme_bytecode = ThemeBytecode(default_directory())
             env.bytecode_cache = self.theme_bytecode
@@ -163,6 +161,9 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         src_uri = page.file.src_uri
         if not self.build.is_deck(src_uri):
             return self._with_deck_list(markdown, page, files)
+        self._collect(src_uri)
+        if self.build.setup_error is not None:
+            return markdown  # the build stops before any page is written (on_env)
         if src_uri not in self.build.decks:
             # pgslides could not read the deck, maybe a YAML alias bomb that MkDocs' own
             # loader took: the page must not render that front matter (title, subtitle).
@@ -210,6 +211,20 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
             settings = replace(settings, run=replace(settings.run, refresh=True))
         return settings.serve() if self.serving else settings
 
+    def _collect(self, src_uri: str | None) -> None:
+        """Wait for the deck's result (None: every deck's); log how each was had, and what was
+        said about the build meanwhile."""
+        assert self.build is not None
+        try:
+            logs = self.build.collect_all() if src_uri is None else [self.build.collect(src_uri)]
+        except SetupError:
+            return  # kept in build.setup_error: on_env stops the build with it
+        for line in logs:
+            if line is not None:
+                log.info(str(line))
+        for note in self.build.new_notes():
+            (log.info if note.severity == "info" else log.warning)(str(note))
+
     def _report(self, problems: list[Problem]) -> None:
         """Log each problem; the first that fails the build stops it (it is on the page too)."""
         assert self.build is not None
@@ -246,8 +261,8 @@ def _use_placeholder_fence(config: Any, build: Build) -> None:
     fences.append(placeholder_fence_config(build.format_fence))
 
 
-def _add_try_files(files: Files, config: Any, replays: Mapping[str, Any]) -> None:
-    """Try it's files: its script, style and worker, vendored PGlite, each deck's replay."""
+def _add_try_assets(files: Files, config: Any) -> None:
+    """Try it's files: its script, style and worker, and vendored PGlite."""
     for uri in TRY_URIS.values():
         files.append(File.generated(config, uri, abs_src_path=str(ASSETS / Path(uri).name)))
     worker = ASSETS / TRY_WORKER
@@ -255,6 +270,10 @@ def _add_try_files(files: Files, config: Any, replays: Mapping[str, Any]) -> Non
     for name in pglite_files():
         source = str(PGLITE_DIR / name)
         files.append(File.generated(config, f"{ASSET_DIR}/pglite/{name}", abs_src_path=source))
+
+
+def _add_replays(files: Files, config: Any, replays: Mapping[str, Any]) -> None:
+    """Each deck's replay for Try it: what it runs before a block (tryit)."""
     for src_uri, replay in sorted(replays.items()):
         uri = f"{ASSET_DIR}/try/{deck_id(src_uri)}.json"
         content = json.dumps(replay, ensure_ascii=False, separators=(",", ":"))

@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pgslides.errors import Problem
+
+if TYPE_CHECKING:
+    from pgslides.run.buildserver import BuildServer
+    from pgslides.run.freshness import ToRun
+    from pgslides.run.housekeeping import Dropper
+    from pgslides.run.setuptemplates import SetupTemplates
 
 
 class Aftercare:
@@ -35,6 +42,10 @@ class Aftercare:
         self._thread = threading.Thread(target=run, name="pgslides-aftercare", daemon=True)
         self._thread.start()
 
+    def idle(self) -> bool:
+        """Whether nothing runs: the work started last has ended (or none was started)."""
+        return self._thread is None or not self._thread.is_alive()
+
     def settle(self) -> list[Problem]:
         """Wait for the work; what it found (each only once)."""
         thread, self._thread = self._thread, None
@@ -42,3 +53,23 @@ class Aftercare:
             thread.join()
         found, self._found = self._found, []
         return found
+
+
+def drop_places(
+    place: BuildServer, templates: SetupTemplates, todo: list[ToRun], dropper: Dropper | None
+) -> list[Problem]:
+    """Drop the decks' places, all at once, then the templates they were cloned from; what
+    could not be dropped (or what a deck made outside its place), one warning each."""
+    place.decks_running(False)
+    found: list[Problem] = []
+    if dropper is not None:
+        said: list[str] = []
+        dropper.workers = max(dropper.workers, place.spare_connections())
+        dropper.finish()
+        for drop in templates.finish():
+            dropper.add(drop, said)
+        dropper.finish()
+        found.extend(Problem(text, severity="warning") for text in said)
+    for item in todo:
+        found.extend(item.said())
+    return found

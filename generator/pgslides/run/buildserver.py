@@ -87,7 +87,12 @@ class BuildServer:
         return 0 if self._housekeeper is None else self._housekeeper.spare
 
     def close(self) -> None:
-        """Stop the embedded server if this started it; safe to call twice."""
+        """Stop the embedded server if this started it; safe to call twice, and from another
+        thread than the one that started it."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._housekeeper is not None:
             self._housekeeper.close()
         self._housekeeper = self._slots = None

@@ -2,51 +2,37 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypeAlias
 
 from pgslides.cache import ResultCache, key_of_inputs
 from pgslides.errors import DeckError, Problem
 from pgslides.outcome import DeckOutcome, DeckResult
 from pgslides.parse.deck import Deck
 from pgslides.report import deck_problems
-from pgslides.run.aftercare import Aftercare
+from pgslides.run.aftercare import Aftercare, drop_places
 from pgslides.run.buildserver import BuildServer, DeckRunError, connections_per_deck, deck_errors
 from pgslides.run.database import DatabaseError, Server, SessionSettings
 from pgslides.run.execute import ConnectionLostError, RunLimits
 from pgslides.run.freshness import Freshness, ToRun, deck_inputs
 from pgslides.run.housekeeping import Dropper
 from pgslides.run.identity import identity_of
+from pgslides.run.runsettings import RunSettings
 from pgslides.run.setupfiles import SetupFile
 from pgslides.run.setuptemplates import SetupTemplates, TemplateMaker
 from pgslides.run.templates import template_key
 from pgslides.run.timeline import run_deck
 from pgslides.run.watchdog import RunningPlaces
-from pgslides.settings import PLUGIN_DEFAULTS, DeckPlan, deck_plan
+from pgslides.settings import DeckPlan, deck_plan
 
-
-@dataclass(frozen=True)
-class RunSettings:
-    """What the configuration says about running decks (mkdocs.yml or the command line)."""
-
-    database_url: str = PLUGIN_DEFAULTS["database_url"]
-    isolation: str = PLUGIN_DEFAULTS["isolation"]
-    statement_timeout_ms: int = PLUGIN_DEFAULTS["statement_timeout"]
-    max_rows: int = PLUGIN_DEFAULTS["max_rows"]
-    cache_dir: Path | None = None  # None: no result cache
-    refresh: bool = False  # run every deck even when its cached outcome is current
-    store: bool = True  # write outcomes to the cache (a drift check must not)
-    jobs: int = 0  # decks run at once; 0: one per CPU
-    # Keep a failed outcome in memory (never in the cache) until something it depends on
-    # changes: under `mkdocs serve`, so a prose edit elsewhere does not run it again.
-    keep_failed: bool = False
-    # Setup templates kept between builds (under `mkdocs serve`: an edited deck starts from
-    # its setup's clone); 0: each build drops its own (run.setuptemplates).
-    keep_templates: int = 0
+# What begin() hands back for a deck: its result or error at once, or the future of its run.
+Begun: TypeAlias = "DeckResult | Exception | ToRun | Future[DeckResult | Exception]"
 
 
 class Runner:
@@ -61,7 +47,8 @@ class Runner:
         self._stop = threading.Event()  # set while an interrupted build winds down
         self._running = RunningPlaces()  # decks running now, to cancel on interrupt
         self.templates = SetupTemplates(settings.keep_templates)
-        self._dropper: Dropper | None = None  # while outcomes() runs decks
+        self._dropper: Dropper | None = None  # while begin()'s decks run
+        self._futures: list[Future[DeckResult | Exception]] = []  # begin()'s runs
         self.aftercare = Aftercare()  # the decks' places dropped while the pages render
         self.freshness = Freshness(
             self.cache, settings.database_url, settings.refresh, settings.keep_failed
@@ -69,67 +56,72 @@ class Runner:
 
     def outcomes(self, decks: list[tuple[Deck, Path]]) -> dict[str, DeckResult | Exception]:
         """Every deck's result (or the DeckRunError, DeckError or DatabaseError it ended in),
-        decks running concurrently.
+        decks running concurrently; begin(), then each result waited for."""
+        begun = self.begin(decks)
+        try:
+            return {path: self.wait(item) for path, item in begun.items()}
+        except BaseException:  # Ctrl-C or SIGTERM: stop the decks, their places dropped
+            self.interrupt()
+            self.notes.extend(self.settle())
+            raise
+
+    def begin(self, decks: list[tuple[Deck, Path]]) -> dict[str, Begun]:
+        """Each deck's result when it need not run (or the error that stops it), else the
+        future of its run: the decks run in threads while the caller renders the pages of
+        those already done (wait() for one).
 
         Each deck has its own database and connections, so running them at once gives the
         same outcomes as running them one by one; psycopg2 lets other threads run while one
         waits for the server. Decks that share a setup start from one template of it
-        (run.templates), and the decks' places are dropped together at the end (Dropper).
+        (run.templates); once all have run, their places are dropped together in the
+        background (Aftercare), and settle() waits for that.
         """
         self._stop.clear()  # a runner outlives builds under `mkdocs serve`
         self.notes.extend(self.settle())  # a build that ended early never waited for its drops
         self.freshness.new_build()
         self._connections_per_deck = connections_per_deck([deck for deck, _file in decks])
-        results: dict[str, DeckResult | Exception | ToRun] = {}
+        begun: dict[str, Begun] = {}
         for deck, deck_file in decks:
             try:
-                results[deck.path] = self._decide(deck, deck_file)
+                begun[deck.path] = self._decide(deck, deck_file)
             except (DeckError, DatabaseError) as error:
-                results[deck.path] = error
-        todo = [item for item in results.values() if isinstance(item, ToRun)]
+                begun[deck.path] = error
+        todo = [item for item in begun.values() if isinstance(item, ToRun)]
+        if not todo:
+            return begun
         self.templates.plan(item.template for item in todo)
         self._dropper = Dropper(self.jobs * 2)
-        try:
-            self.place.decks_running(True)
-            # Twice `jobs` threads: half make their deck's place while the others run.
-            with ThreadPoolExecutor(max_workers=max(1, min(2 * self.jobs, len(todo)))) as pool:
-                futures = [(item, pool.submit(self._run_caught, item)) for item in todo]
-                try:
-                    for item, future in futures:
-                        results[item.deck.path] = future.result()
-                except BaseException:  # Ctrl-C or SIGTERM: stop the decks before the pool waits
-                    for _item, future in futures:
-                        future.cancel()
-                    self.interrupt()
-                    raise
-        except BaseException:
-            self.notes.extend(self._drop_all(todo, self._handed_over()))
-            raise
-        # No page needs the drops: they run while the pages render, and settle() waits.
+        self.place.decks_running(True)
+        # Twice `jobs` threads: half make their deck's place while the others run.
+        pool = ThreadPoolExecutor(max_workers=max(1, min(2 * self.jobs, len(todo))))
+        self._futures = futures = [pool.submit(self._run_caught, item) for item in todo]
+        pool.shutdown(wait=False)  # its threads end with the last deck
+        for item, future in zip(todo, futures, strict=True):
+            begun[item.deck.path] = future
+        self.aftercare.start(lambda: self._after_decks(todo, futures))
+        return begun
+
+    @staticmethod
+    def wait(begun: Begun) -> DeckResult | Exception:
+        """A deck's result, once its run (if it had to run) has ended."""
+        if isinstance(begun, Future):
+            return begun.result()
+        assert not isinstance(begun, ToRun)  # begin() hands every one to the pool
+        return begun
+
+    def _after_decks(self, todo: list[ToRun], futures: list[Future[Any]]) -> list[Problem]:
+        """Once every deck has run (or was cancelled): drop their places, then stop the server
+        when nothing after this build needs it."""
+        concurrent.futures.wait(futures)
         dropper = self._handed_over()  # a deck run after this one drops its own place at once
-        self.aftercare.start(lambda: self._drop_all(todo, dropper))
-        return {path: result for path, result in results.items() if not isinstance(result, ToRun)}
+        found = drop_places(self.place, self.templates, todo, dropper)
+        if self.settings.stop_when_done:
+            self.place.close()  # a later deck (a CLI's) starts it again
+        return found
 
     def _handed_over(self) -> Dropper | None:
         dropper, self._dropper = self._dropper, None
         return dropper
-
-    def _drop_all(self, todo: list[ToRun], dropper: Dropper | None) -> list[Problem]:
-        """Drop the decks' places, all at once, then the templates they were cloned from; what
-        could not be dropped (or what a deck made outside its place), one warning each."""
-        self.place.decks_running(False)
-        found: list[Problem] = []
-        if dropper is not None:
-            said: list[str] = []
-            dropper.workers = max(dropper.workers, self.place.spare_connections())
-            dropper.finish()
-            for drop in self.templates.finish():
-                dropper.add(drop, said)
-            dropper.finish()
-            found.extend(Problem(text, severity="warning") for text in said)
-        for item in todo:
-            found.extend(item.said())
-        return found
 
     def settle(self) -> list[Problem]:
         """Wait for the last build's drops; what could not be dropped, one warning each."""
@@ -143,6 +135,8 @@ class Runner:
     def interrupt(self) -> None:
         """Cancel every running statement; the decks stop at once and drop their databases."""
         self._stop.set()
+        for future in self._futures:
+            future.cancel()  # decks not begun yet never begin
         self._running.cancel_all()
 
     def outcome(self, deck: Deck, deck_file: Path) -> DeckResult:
@@ -292,6 +286,8 @@ class Runner:
         runner started it; safe to call twice. What could not be dropped, one warning each."""
         said: list[str] = []
         try:
+            if not self.aftercare.idle():
+                self.interrupt()  # a build stopped by an error: its other decks end now
             said += [str(problem) for problem in self.settle()]
             for drop in self.templates.close():
                 said.extend(drop())

@@ -1,0 +1,134 @@
+"""Decks run in the background while MkDocs converts the pages of those already done
+(Build.start, then Build.collect for each page): a page waits for its own deck only; a build
+stopped early stops the decks still running and leaves nothing behind; once the decks' places
+are dropped, the build lets the server go, before its last pages are written."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mkdocs.exceptions import Abort
+
+from pgslides.build import Build, BuildSettings, DeckSource
+from sites import build_site, make_site
+
+SLOW = "SELECT pg_sleep(25) AS slept;"
+
+
+def deck(heading: str, sql: str) -> str:
+    return f"# {heading}\n\n```sql exec\n{sql}\n```\n"
+
+
+def count(conn: Any, query: str, *params: Any) -> int:
+    with conn.cursor() as cur:
+        cur.execute(query, params)
+        return int(cur.fetchone()[0])  # pg_conn reads every value as text
+
+
+def sleeping(conn: Any) -> int:
+    """How many sessions run the slow deck's statement now."""
+    return count(
+        conn,
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = %s",
+        SLOW,
+    )
+
+
+def deck_databases(conn: Any) -> list[str]:
+    """The databases this process's builds made for their decks and still hold."""
+    pattern = f"pgslides\\_deck\\_%\\_{os.getpid()}\\_%"
+    with conn.cursor() as cur:
+        cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (pattern,))
+        return [row[0] for row in cur.fetchall()]
+
+
+def build_connections(conn: Any) -> int:
+    """Connections of pgslides' own (its Admin's) open on the server now."""
+    return count(
+        conn,
+        "SELECT count(*) FROM pg_stat_activity WHERE starts_with(application_name, %s)",
+        "pgslides build ",
+    )
+
+
+def wait_for(condition: Any, seconds: float = 15) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_page_waits_for_its_own_deck_only(tmp_path: Path, url: str, pg_conn: Any):
+    fast, slow = tmp_path / "a-fast.md", tmp_path / "b-slow.md"
+    fast.write_text(deck("Fast", "SELECT 1 AS one;"))
+    slow.write_text(deck("Slow", SLOW))
+    options = {"database_url": url, "statement_timeout": "60s"}
+    build = Build(BuildSettings.from_options(options, tmp_path))
+    try:
+        build.start([DeckSource("a-fast.md", fast), DeckSource("b-slow.md", slow)])
+        log = build.collect("a-fast.md")
+        assert log is not None
+        assert log.how.startswith("run")
+        assert "a-fast.md" in build.results
+        assert "b-slow.md" not in build.results
+        # The slow deck runs on while the fast deck's page is made.
+        assert wait_for(lambda: sleeping(pg_conn) == 1)
+        page = build.page_markdown("a-fast.md", fast.read_text())
+        assert page.problems == []
+    finally:
+        build.close()  # the slow deck is stopped, its database dropped
+    assert sleeping(pg_conn) == 0
+    assert deck_databases(pg_conn) == []
+
+
+def test_a_build_a_failing_deck_stops_stops_the_decks_still_running(
+    tmp_path: Path, url: str, pg_conn: Any, caplog: pytest.LogCaptureFixture
+):
+    pages = {"a-fails.md": deck("Fails", "SELECT 1/0;"), "b-slow.md": deck("Slow", SLOW)}
+    site = make_site(tmp_path, pages, database_url=url, statement_timeout="60s")
+    started = time.monotonic()
+    with pytest.raises(Abort):
+        build_site(site)
+    assert "a-fails.md:3: ERROR:  division by zero (22012)" in caplog.text
+    # The slow deck did not sleep its 25 s to the end: it was cancelled when the build stopped.
+    assert time.monotonic() - started < 20
+    assert sleeping(pg_conn) == 0
+    assert deck_databases(pg_conn) == []
+
+
+def test_the_build_lets_the_server_go_once_the_decks_are_dropped(
+    tmp_path: Path, url: str, pg_conn: Any
+):
+    path = tmp_path / "deck.md"
+    path.write_text(deck("One", "SELECT 1 AS one;"))
+    build = Build(BuildSettings.from_options({"database_url": url}, tmp_path))
+    try:
+        build.prepare([DeckSource("deck.md", path)])
+        _summary, problems = build.finish(None)  # waits for the drops
+        assert problems == []
+        # Before close(): nothing of the build's is left on the server, not even its own
+        # connections (the embedded server stops then, while MkDocs writes the pages).
+        assert build_connections(pg_conn) == 0
+        assert deck_databases(pg_conn) == []
+    finally:
+        build.close()
+
+
+def test_under_serve_the_server_is_kept_between_builds(tmp_path: Path, url: str, pg_conn: Any):
+    path = tmp_path / "deck.md"
+    path.write_text(deck("One", "SELECT 1 AS one;"))
+    settings = BuildSettings.from_options({"database_url": url}, tmp_path).serve()
+    build = Build(settings)
+    try:
+        build.prepare([DeckSource("deck.md", path)])
+        build.finish(None)
+        assert build_connections(pg_conn) >= 1  # the build's sign of life, for the next rebuild
+    finally:
+        build.close()
+    assert build_connections(pg_conn) == 0
