@@ -22,6 +22,7 @@ from pgslides.outcome import DeckOutcome, DeckResult
 from pgslides.parse.deck import Deck, read_deck
 from pgslides.render import deck_markdown, deck_page, problem_box, render_deck_blocks
 from pgslides.render.page import PageBlocks, placeholder_fence, placeholder_fence_config
+from pgslides.render.rendercache import RenderCache, default_directory
 from pgslides.report import deck_report
 from pgslides.run.database import DatabaseError
 from pgslides.run.runner import Begun, Runner
@@ -62,6 +63,8 @@ class Build:
     def __init__(self, settings: BuildSettings) -> None:
         self.settings = settings
         self.runner = Runner(settings.run)
+        kept = settings.run.cache_dir is not None  # a deck found cached is not rendered either
+        self.rendered = RenderCache(default_directory() if kept else None)
         self.decks: dict[str, Deck] = {}  # by src_uri, parsed this build
         self.failed: dict[str, Problem] = {}  # decks that cannot be shown at all
         self.results: dict[str, DeckResult] = {}
@@ -181,7 +184,10 @@ class Build:
             return Page(f"{box}\n\n{markdown}", [failed])
         deck = self.decks[src_uri]
         outcome = self.results[src_uri].outcome
-        blocks = render_deck_blocks(deck, outcome, self._tries.get(src_uri))
+        tries = self._tries.get(src_uri)
+        blocks = self.rendered.blocks(
+            self._files[src_uri], deck, outcome, tries, render_deck_blocks
+        )
         self._page = PageBlocks(deck, blocks)
         return Page(deck_markdown(deck), self.problems(src_uri))
 
@@ -217,7 +223,7 @@ class Build:
         page, self._page = self._page, None
         if deck is None or page is None or src_uri not in self.results:
             return Page(html)
-        text, problems = deck_page(html, deck)
+        text, problems = self.rendered.page(self._files[src_uri], html, deck, deck_page)
         return Page(text, page.problems() + problems)
 
     # --- finish --------------------------------------------------------------------------------

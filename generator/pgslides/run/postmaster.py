@@ -21,6 +21,7 @@ import shlex
 import stat
 import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -147,10 +148,15 @@ def start(data_dir: Path) -> Postmaster:
 
 
 def stop(data_dir: Path, postmaster: Postmaster) -> None:
-    """Stop the server (fast shutdown: sessions are ended); kill it when it does not stop."""
+    """Stop the server (fast shutdown: sessions are ended); kill it when it does not stop.
+
+    pg_ctl only sends the signal (-W): its own wait looks every 100 ms, most of a stop's time;
+    the server is down when it has removed its postmaster.pid, its last act, looked for here
+    every few milliseconds."""
     try:
-        _run("pg_ctl", ["-D", str(data_dir), "-m", "fast", "-w", "stop"])
-    except ProgramError:
+        _run("pg_ctl", ["-D", str(data_dir), "-m", "fast", "-W", "stop"])
+        _wait_for_removal(data_dir / "postmaster.pid", _START_TIMEOUT_S)
+    except (ProgramError, TimeoutError):
         with contextlib.suppress(psutil.Error):
             process = psutil.Process(postmaster.pid)
             process.terminate()
@@ -158,6 +164,17 @@ def stop(data_dir: Path, postmaster: Postmaster) -> None:
     if postmaster.socket_dir != data_dir:
         with contextlib.suppress(OSError):
             postmaster.socket_dir.rmdir()
+
+
+def _wait_for_removal(path: Path, timeout_s: float) -> None:
+    """Return once `path` is gone; TimeoutError after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    pause = 0.001
+    while path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} is still there after {timeout_s} s")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
 
 
 def private_socket_dir(data_dir: Path) -> Path:
