@@ -1,7 +1,8 @@
 """Decks run in the background while MkDocs converts the pages of those already done
 (Build.start, then Build.collect for each page): a page waits for its own deck only; a build
 stopped early stops the decks still running and leaves nothing behind; once the decks' places
-are dropped, the build lets the server go, before its last pages are written."""
+are dropped, the build lets the server go, before its last pages are written; a build that
+will run decks starts the embedded server while MkDocs still reads the site (prestart)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from mkdocs.exceptions import Abort
 
 from pgslides.build import Build, BuildSettings, DeckSource
+from pgslides.run import postmaster
 from sites import build_site, make_site
 
 SLOW = "SELECT pg_sleep(25) AS slept;"
@@ -132,3 +134,28 @@ def test_under_serve_the_server_is_kept_between_builds(tmp_path: Path, url: str,
     finally:
         build.close()
     assert build_connections(pg_conn) == 0
+
+
+def test_a_build_with_decks_to_run_starts_the_embedded_server_before_it_lists_its_files(
+    tmp_path: Path, private_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("PGSLIDES_EMBEDDED_DIR", str(private_dir))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    path = tmp_path / "deck.md"
+    path.write_text(deck("One", "SELECT 1 AS one;"))
+    build = Build(BuildSettings.from_options({"database_url": ""}, tmp_path))
+    try:
+        build.prestart(["deck.md"])  # no stored outcome: the deck will run
+        assert wait_for(lambda: postmaster.running(private_dir) is not None, 60)
+        build.prepare([DeckSource("deck.md", path)])
+        build.finish(None)  # the decks' places dropped, then the server stopped
+        assert postmaster.running(private_dir) is None
+        # Stored now: the next build's deck is cached and needs no server.
+        again = Build(BuildSettings.from_options({"database_url": ""}, tmp_path))
+        again.prestart(["deck.md"])
+        (log,) = again.prepare([DeckSource("deck.md", path)])
+        assert log.how == "cached"
+        assert postmaster.running(private_dir) is None
+        again.close()
+    finally:
+        build.close()

@@ -8,8 +8,6 @@ server) serves every rebuild, and `start` begins each rebuild from a clean slate
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -109,6 +107,13 @@ class Build:
             items.append((deck, source.path))
         begun = self.runner.begin(items)
         self._begun = {src_uri: begun[deck.path] for src_uri, deck in self.decks.items()}
+
+    def prestart(self, src_uris: list[str]) -> None:
+        """Start the server early when a deck will run for sure: one with no stored outcome."""
+        cache, refresh = self.runner.cache, self.settings.run.refresh
+        stored = cache is not None and all(cache.file_for(n).exists() for n in src_uris)
+        if src_uris and (refresh or not stored):
+            self.runner.place.start_in_background()
 
     def collect(self, src_uri: str) -> DeckLog | None:
         """Wait for the deck's result (the first time); the log line of how it was had.
@@ -285,15 +290,3 @@ def display_path(path: Path) -> str:
 def is_deck_path(src_uri: str) -> bool:
     """Every Markdown page is a deck, except index pages (they list the decks)."""
     return PurePosixPath(src_uri).name not in ("index.md", "README.md")
-
-
-def stop_on_sigterm() -> None:
-    """Make SIGTERM stop a build as Ctrl-C does: statements cancelled, databases dropped."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _interrupt)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt

@@ -182,9 +182,11 @@ class ResultCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def file_for(self, deck: Deck) -> Path:
-        name = deck.name.replace("\\", "/").strip("/").replace("/", "__")
-        return self.directory / f"{name}.json"
+    def file_for(self, deck: Deck | str) -> Path:
+        """The deck's file, or the file of the deck so named (Deck.name: its docs path)."""
+        name = deck if isinstance(deck, str) else deck.name
+        flat = name.replace("\\", "/").strip("/").replace("/", "__")
+        return self.directory / f"{flat}.json"
 
     def entry(self, deck: Deck) -> CacheEntry | None:
         """What the deck's file holds, lines moved to where its blocks are now; None when there

@@ -32,7 +32,7 @@ class Project:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
-    from pgslides.build import stop_on_sigterm
+    from pgslides.interrupt import stop_on_sigterm
 
     stop_on_sigterm()
     try:

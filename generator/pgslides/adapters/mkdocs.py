@@ -19,9 +19,10 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 from pgslides.adapters.themecache import ThemeBytecode, default_directory
-from pgslides.build import SUPERFENCES, Build, DeckSource, is_deck_path, stop_on_sigterm
+from pgslides.build import SUPERFENCES, Build, DeckSource, is_deck_path
 from pgslides.buildsettings import BuildSettings
 from pgslides.errors import Problem, SetupError
+from pgslides.interrupt import stop_on_sigterm
 from pgslides.parse.deck import PLACEHOLDER
 from pgslides.render import deck_index
 from pgslides.render.page import placeholder_fence_config
@@ -109,6 +110,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
             self._close()
             self.build = Build(settings)
         _use_placeholder_fence(config, self.build)
+        self.build.prestart(_deck_uris(Path(config.docs_dir)))
         if INSTANT in (config.theme.get("features") or []):
             log.warning(
                 f"the theme feature {INSTANT} is not supported: a deck reached by an "
@@ -278,6 +280,12 @@ def _add_replays(files: Files, config: Any, replays: Mapping[str, Any]) -> None:
         uri = f"{ASSET_DIR}/try/{deck_id(src_uri)}.json"
         content = json.dumps(replay, ensure_ascii=False, separators=(",", ":"))
         files.append(File.generated(config, uri, content=content))
+
+
+def _deck_uris(docs_dir: Path) -> list[str]:
+    """The decks MkDocs will list (on_files), as far as the docs directory tells ahead."""
+    uris = (path.relative_to(docs_dir).as_posix() for path in docs_dir.rglob("*.md"))
+    return [uri for uri in uris if is_deck_path(uri)]
 
 
 def _env_flag(name: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from pgslides.errors import DeckError
@@ -19,6 +19,7 @@ from pgslides.settings import (
 
 # BlockOptions' field for each option, where the two names differ (durations in ms).
 _FIELDS = {"timeout": "timeout_ms", "grace": "grace_ms", "sql": "sql_list"}
+_VIEW_FIELDS = frozenset(_FIELDS.get(name, name) for name in VIEW_OPTIONS)
 _PYTHON_NAMES = tuple(option.name for option in PYTHON_BLOCK_OPTIONS)
 _SQL_NAMES = tuple(option.name for option in BLOCK_OPTIONS)
 _OPTIONS_OF: dict[str, tuple[Option, ...]] = {
@@ -48,8 +49,12 @@ class BlockOptions:
 
     def run_options(self) -> dict[str, Any]:
         """The options that change what runs: the ones a cached outcome depends on."""
-        view = {_FIELDS.get(name, name) for name in VIEW_OPTIONS}
-        options = {key: value for key, value in asdict(self).items() if key not in view}
+        # Its fields hold strings, numbers and tuples of strings: nothing to copy (asdict would).
+        options = {
+            field.name: getattr(self, field.name)
+            for field in fields(self)
+            if field.name not in _VIEW_FIELDS
+        }
         if self.format == "plan":
             # format is a view option, but a plan is asked for in JSON: that changes what runs.
             # Only then, so the keys of every other block stay as they were.

@@ -52,6 +52,16 @@ class BuildServer:
         with self._lock:
             return self._start()
 
+    def start_in_background(self) -> None:
+        """Start the embedded server ahead of the first deck that needs it (MkDocs reads the
+        site's files meanwhile); a failure is met, and said, by that deck. A URL's is up."""
+        if not self.database_url:
+            threading.Thread(target=self._start_quietly, name="pgslides-prestart").start()
+
+    def _start_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self.start()
+
     def housekeeping(
         self, jobs: int, connections_per_deck: int, notes: list[Problem]
     ) -> tuple[Housekeeper, threading.Semaphore]:

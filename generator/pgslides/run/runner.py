@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import threading
 import time
@@ -23,7 +24,7 @@ from pgslides.run.execute import ConnectionLostError, RunLimits
 from pgslides.run.freshness import Freshness, ToRun, deck_inputs
 from pgslides.run.housekeeping import Dropper
 from pgslides.run.identity import identity_of
-from pgslides.run.runsettings import RunSettings
+from pgslides.run.runsettings import RunSettings, limits_of
 from pgslides.run.setupfiles import SetupFile
 from pgslides.run.setuptemplates import SetupTemplates, TemplateMaker
 from pgslides.run.templates import template_key
@@ -49,6 +50,7 @@ class Runner:
         self.templates = SetupTemplates(settings.keep_templates)
         self._dropper: Dropper | None = None  # while begin()'s decks run
         self._futures: list[Future[DeckResult | Exception]] = []  # begin()'s runs
+        self._making = threading.Semaphore(self.jobs)  # decks' places made at once
         self.aftercare = Aftercare()  # the decks' places dropped while the pages render
         self.freshness = Freshness(
             self.cache, settings.database_url, settings.refresh, settings.keep_failed
@@ -88,6 +90,8 @@ class Runner:
                 begun[deck.path] = error
         todo = [item for item in begun.values() if isinstance(item, ToRun)]
         if not todo:
+            if self.settings.stop_when_done:
+                self.place.close()  # started early (prestart) for decks that did not run
             return begun
         self.templates.plan(item.template for item in todo)
         self._dropper = Dropper(self.jobs * 2)
@@ -214,14 +218,7 @@ class Runner:
         return deck_plan(deck.settings, s.isolation, s.max_rows, s.statement_timeout_ms)
 
     def _limits(self, deck: Deck) -> tuple[SessionSettings, RunLimits]:
-        """What the deck's sessions pin, and its statements' limits."""
-        plan = self._plan(deck)
-        session = SessionSettings(
-            statement_timeout_ms=plan.statement_timeout_ms,
-            lock_timeout_ms=plan.statement_timeout_ms,
-            timezone=plan.timezone,
-        )
-        return session, RunLimits(plan.max_rows, plan.statement_timeout_ms)
+        return limits_of(self._plan(deck))
 
     def server(self) -> Server:
         return self.place.start()
@@ -277,8 +274,13 @@ class Runner:
                 later=self._dropper,
             )
             # The place is made before a slot is free: making it (I/O, mostly) overlaps the
-            # decks that run; only running takes one of the `jobs` slots.
-            with place as db, slots, self._running(db):
+            # decks that run; only running takes one of the `jobs` slots. At most `jobs` are
+            # made at once, so the first decks' places (the first pages) come first.
+            with contextlib.ExitStack() as stack:
+                with self._making:
+                    db = stack.enter_context(place)
+                stack.enter_context(slots)
+                stack.enter_context(self._running(db))
                 return run_deck(deck, db, limits, () if template else setup, stop=self._stop)
 
     def close(self) -> list[str]:

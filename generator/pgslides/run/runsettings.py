@@ -1,11 +1,14 @@
-"""What the configuration says about running decks: the settings a Runner is made with."""
+"""What the configuration says about running decks: the settings a Runner is made with, and
+the limits a deck's plan sets on its sessions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from pgslides.settings import PLUGIN_DEFAULTS
+from pgslides.run.database import SessionSettings
+from pgslides.run.execute import RunLimits
+from pgslides.settings import PLUGIN_DEFAULTS, DeckPlan
 
 
 @dataclass(frozen=True)
@@ -29,3 +32,13 @@ class RunSettings:
     # A build (not `mkdocs serve`): the server is stopped as soon as the decks' places are
     # dropped, while MkDocs still renders the pages, not after them.
     stop_when_done: bool = False
+
+
+def limits_of(plan: DeckPlan) -> tuple[SessionSettings, RunLimits]:
+    """What a deck's sessions pin, and its statements' limits."""
+    session = SessionSettings(
+        statement_timeout_ms=plan.statement_timeout_ms,
+        lock_timeout_ms=plan.statement_timeout_ms,
+        timezone=plan.timezone,
+    )
+    return session, RunLimits(plan.max_rows, plan.statement_timeout_ms)
