@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mkdocs.commands.build import build
 from mkdocs.exceptions import Abort
 
 from pgslides.build import Build, BuildSettings, DeckSource
 from pgslides.run import postmaster
-from sites import build_site, make_site
+from sites import build_site, load, make_site
 
 SLOW = "SELECT pg_sleep(25) AS slept;"
 
@@ -159,3 +160,26 @@ def test_a_build_with_decks_to_run_starts_the_embedded_server_before_it_lists_it
         again.close()
     finally:
         build.close()
+
+
+def test_a_deck_whose_page_is_not_converted_still_fails_the_build(
+    tmp_path: Path, url: str, caplog: pytest.LogCaptureFixture
+):
+    """`mkdocs build --dirty` converts only the pages whose file changed: a deck that runs
+    again because its setup file changed, and fails, is said and fails the build anyway."""
+    front = "---\nsql:\n  setup: [setup.sql]\n---\n"
+    site = make_site(
+        tmp_path, {"deck.md": front + deck("One", "SELECT n FROM t;")}, database_url=url
+    )
+    setup = site.root / "slides" / "setup.sql"
+    setup.write_text("CREATE TABLE t (n int);\n")
+    build_site(site)
+    setup.write_text("CREATE TABLE t (m int);\n")  # the deck's SELECT fails now
+    config, _plugin = load(site)
+    config.plugins.on_startup(command="build", dirty=True)
+    try:
+        with pytest.raises(Abort):
+            build(config, dirty=True)
+    finally:
+        config.plugins.on_shutdown()
+    assert 'column "n" does not exist' in caplog.text

@@ -143,6 +143,9 @@ class Build:
             self.replays[src_uri] = masked(replay, self.mask)
         return DeckLog(deck.path, len(deck.blocks), result.seconds, result.how)
 
+    def uncollected(self) -> list[str]:
+        return list(self._begun)
+
     def collect_all(self) -> list[DeckLog]:
         """collect() every deck not collected yet, in order."""
         logs = [self.collect(src_uri) for src_uri in list(self._begun)]

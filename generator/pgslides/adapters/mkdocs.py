@@ -110,7 +110,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
             self._close()
             self.build = Build(settings)
         _use_placeholder_fence(config, self.build)
-        self.build.prestart(_deck_uris(Path(config.docs_dir)))
+        self.build.prestart(_deck_uris(config))
         if INSTANT in (config.theme.get("features") or []):
             log.warning(
                 f"the theme feature {INSTANT} is not supported: a deck reached by an "
@@ -128,8 +128,7 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         if self.build is None:
             return files
         for kind, uri in ASSET_URIS.items():
-            source = ASSETS / f"pgslides.{kind}"
-            files.append(File.generated(config, uri, abs_src_path=str(source)))
+            files.append(File.generated(config, uri, abs_src_path=str(ASSETS / f"pgslides.{kind}")))
         if self.build.settings.playground:
             _add_try_assets(files, config)
         sources = [
@@ -141,11 +140,13 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
         return files
 
     def on_env(self, env: Any, *, config: Any, files: Files) -> Any:
-        """Every page is converted: every deck has its result, and its replay for Try it. The
-        theme's templates are compiled once, not on every build (adapters.themecache)."""
+        """Pages converted: decks' results and Try it replays in; the theme compiled once."""
         if self.build is None:
             return env
-        self._collect(None)  # decks whose page MkDocs did not convert
+        for src_uri in self.build.uncollected():  # pages MkDocs did not convert (--dirty)
+            self._collect(src_uri)
+            if self.build.setup_error is None:
+                self._report(self.build.problems(src_uri))  # said on no page: said here
         if self.build.setup_error is not None:
             # Raised here, not in a page's hook, where MkDocs would add a line of its own.
             raise PluginError(str(self.build.setup_error)) from self.build.setup_error
@@ -213,17 +214,16 @@ class PgSlidesPlugin(BasePlugin[PgSlidesConfig]):
             settings = replace(settings, run=replace(settings.run, refresh=True))
         return settings.serve() if self.serving else settings
 
-    def _collect(self, src_uri: str | None) -> None:
-        """Wait for the deck's result (None: every deck's); log how each was had, and what was
-        said about the build meanwhile."""
+    def _collect(self, src_uri: str) -> None:
+        """Wait for the deck's result; log how it was had, and what was said about the build
+        meanwhile."""
         assert self.build is not None
         try:
-            logs = self.build.collect_all() if src_uri is None else [self.build.collect(src_uri)]
+            line = self.build.collect(src_uri)
         except SetupError:
             return  # kept in build.setup_error: on_env stops the build with it
-        for line in logs:
-            if line is not None:
-                log.info(str(line))
+        if line is not None:
+            log.info(str(line))
         for note in self.build.new_notes():
             (log.info if note.severity == "info" else log.warning)(str(note))
 
@@ -282,10 +282,18 @@ def _add_replays(files: Files, config: Any, replays: Mapping[str, Any]) -> None:
         files.append(File.generated(config, uri, content=content))
 
 
-def _deck_uris(docs_dir: Path) -> list[str]:
-    """The decks MkDocs will list (on_files), as far as the docs directory tells ahead."""
-    uris = (path.relative_to(docs_dir).as_posix() for path in docs_dir.rglob("*.md"))
-    return [uri for uri in uris if is_deck_path(uri)]
+def _deck_uris(config: Any) -> list[str]:
+    """The decks MkDocs will list (on_files), as far as can be told ahead: no dot folder or
+    file (MkDocs' default), nothing exclude_docs or draft_docs names."""
+    docs = Path(config.docs_dir)
+    specs = [spec for spec in (config.exclude_docs, config.draft_docs) if spec is not None]
+    uris = []
+    for path in docs.rglob("*.md"):
+        uri = path.relative_to(docs).as_posix()
+        hidden = any(part.startswith(".") for part in uri.split("/"))
+        if not hidden and is_deck_path(uri) and not any(spec.match_file(uri) for spec in specs):
+            uris.append(uri)
+    return uris
 
 
 def _env_flag(name: str) -> bool:

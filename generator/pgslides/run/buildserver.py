@@ -47,6 +47,7 @@ class BuildServer:
         self._slots: threading.Semaphore | None = None
         self._lock = threading.Lock()  # decks run in threads: start the server once
         self._url_server: Server | None = None  # the URL parsed, for masking its password
+        self._starting: threading.Thread | None = None  # start_in_background's
 
     def start(self) -> Server:
         with self._lock:
@@ -56,7 +57,8 @@ class BuildServer:
         """Start the embedded server ahead of the first deck that needs it (MkDocs reads the
         site's files meanwhile); a failure is met, and said, by that deck. A URL's is up."""
         if not self.database_url:
-            threading.Thread(target=self._start_quietly, name="pgslides-prestart").start()
+            self._starting = threading.Thread(target=self._start_quietly, name="pgslides-prestart")
+            self._starting.start()
 
     def _start_quietly(self) -> None:
         with contextlib.suppress(Exception):
@@ -99,6 +101,9 @@ class BuildServer:
     def close(self) -> None:
         """Stop the embedded server if this started it; safe to call twice, and from another
         thread than the one that started it."""
+        starting, self._starting = self._starting, None
+        if starting is not None:
+            starting.join()  # a server it is starting now is stopped here, not left running
         with self._lock:
             self._close()
 

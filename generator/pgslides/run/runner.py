@@ -78,8 +78,8 @@ class Runner:
         (run.templates); once all have run, their places are dropped together in the
         background (Aftercare), and settle() waits for that.
         """
-        self._stop.clear()  # a runner outlives builds under `mkdocs serve`
         self.notes.extend(self.settle())  # a build that ended early never waited for its drops
+        self._stop.clear()  # a runner outlives builds under `mkdocs serve`; its decks are done
         self.freshness.new_build()
         self._connections_per_deck = connections_per_deck([deck for deck, _file in decks])
         begun: dict[str, Begun] = {}
@@ -90,19 +90,22 @@ class Runner:
                 begun[deck.path] = error
         todo = [item for item in begun.values() if isinstance(item, ToRun)]
         if not todo:
-            if self.settings.stop_when_done:
-                self.place.close()  # started early (prestart) for decks that did not run
-            return begun
+            return begun  # a server started early (prestart) is stopped by close()
         self.templates.plan(item.template for item in todo)
         self._dropper = Dropper(self.jobs * 2)
         self.place.decks_running(True)
         # Twice `jobs` threads: half make their deck's place while the others run.
         pool = ThreadPoolExecutor(max_workers=max(1, min(2 * self.jobs, len(todo))))
-        self._futures = futures = [pool.submit(self._run_caught, item) for item in todo]
-        pool.shutdown(wait=False)  # its threads end with the last deck
-        for item, future in zip(todo, futures, strict=True):
-            begun[item.deck.path] = future
-        self.aftercare.start(lambda: self._after_decks(todo, futures))
+        self._futures = futures = []
+        try:
+            for item in todo:
+                futures.append(pool.submit(self._run_caught, item))
+                begun[item.deck.path] = futures[-1]
+        finally:  # also on Ctrl-C meanwhile: the decks handed over stop, their places dropped
+            pool.shutdown(wait=False)  # its threads end with the last deck
+            if len(futures) < len(todo):
+                self.interrupt()
+            self.aftercare.start(lambda: self._after_decks(todo[: len(futures)], futures))
         return begun
 
     @staticmethod
@@ -117,15 +120,12 @@ class Runner:
         """Once every deck has run (or was cancelled): drop their places, then stop the server
         when nothing after this build needs it."""
         concurrent.futures.wait(futures)
-        dropper = self._handed_over()  # a deck run after this one drops its own place at once
+        # A deck run after these (Runner.outcome) drops its own place at once.
+        dropper, self._dropper = self._dropper, None
         found = drop_places(self.place, self.templates, todo, dropper)
         if self.settings.stop_when_done:
             self.place.close()  # a later deck (a CLI's) starts it again
         return found
-
-    def _handed_over(self) -> Dropper | None:
-        dropper, self._dropper = self._dropper, None
-        return dropper
 
     def settle(self) -> list[Problem]:
         """Wait for the last build's drops; what could not be dropped, one warning each."""
@@ -153,6 +153,7 @@ class Runner:
         Outcomes with problems are not stored, so a failing deck runs again next time (within a
         process with keep_failed, not before something it depends on changes).
         """
+        self.notes.extend(self.settle())  # the server a build let go is started again
         decided = self._decide(deck, deck_file)
         if isinstance(decided, Exception):
             raise decided
