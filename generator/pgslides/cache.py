@@ -3,16 +3,14 @@ server that produced them."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pgslides.ondisk import write_whole
 from pgslides.outcome import BlockOutcome, DeckOutcome, StatementOutcome
 from pgslides.parse.deck import Deck
 from pgslides.shape import ShapeError, check_outcome, check_shape
@@ -245,18 +243,7 @@ class ResultCache:
             "outcome": outcome.to_dict(),
         }
         text = json.dumps(document, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
-        self.directory.mkdir(parents=True, exist_ok=True)
-        target = self.file_for(deck)
-        # A temp file in the same directory, then a rename: a reader never sees half a file.
-        fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=self.directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            Path(temp_name).replace(target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                Path(temp_name).unlink()
-            raise
+        write_whole(self.file_for(deck), text)
 
 
 def rebase_lines(outcome: DeckOutcome, deck: Deck) -> DeckOutcome:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import platformdirs
 from jinja2.bccache import Bucket
+
+from pgslides.ondisk import user_cache_directory
 
 log = logging.getLogger("mkdocs.plugins.pgslides")
 
@@ -34,9 +34,7 @@ ENV_SWITCH = "PGSLIDES_THEME_CACHE"
 
 def default_directory() -> Path | None:
     """The user's cache directory for compiled templates, or None when turned off."""
-    if os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "no", "false", "off"):
-        return None
-    return platformdirs.user_cache_path("pgslides") / "theme-bytecode"
+    return user_cache_directory("theme-bytecode", ENV_SWITCH)
 
 
 class ThemeBytecode(jinja2.BytecodeCache):

@@ -22,18 +22,16 @@ import contextlib
 import functools
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
-import platformdirs
 from markupsafe import Markup
 
 from pgslides.errors import Problem
+from pgslides.ondisk import user_cache_directory, write_whole
 from pgslides.outcome import DeckOutcome
 from pgslides.parse.deck import Deck
 from pgslides.render.templating import trusted
@@ -93,21 +91,8 @@ class RenderCache:
 
     def _write(self, path: Path, key: str, value: object) -> None:
         with contextlib.suppress(OSError):
-            self._write_file(path, key, value)
-
-    def _write_file(self, path: Path, key: str, value: object) -> None:
-        assert self.directory is not None
-        self.directory.mkdir(parents=True, exist_ok=True)
-        document = {"key": key, "value": value}
-        handle, temp_name = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                json.dump(document, file, ensure_ascii=False)
-            Path(temp_name).replace(path)  # a reader sees the old file or the new one, whole
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
-        self._prune()
+            write_whole(path, json.dumps({"key": key, "value": value}, ensure_ascii=False))
+            self._prune()
 
     def _prune(self) -> None:
         """Keep the KEPT_FILES most recently written files (a file gone is a miss)."""
@@ -122,9 +107,7 @@ class RenderCache:
 
 def default_directory() -> Path | None:
     """The user's cache directory for rendered HTML, or None when turned off."""
-    if os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "no", "false", "off"):
-        return None
-    return platformdirs.user_cache_path("pgslides") / "rendered"
+    return user_cache_directory("rendered", ENV_SWITCH)
 
 
 def _digest(*inputs: str) -> str:
