@@ -70,7 +70,6 @@ class Build:
         self._tries: dict[str, TryButtons] = {}
         self._page: PageBlocks | None = None  # the deck page being converted now
         self.notes: list[Problem] = []  # about the build, not one deck (jobs lowered, ...)
-        self._notes_said = 0  # how many of them new_notes() handed out
         self._files: dict[str, Path] = {}  # by src_uri: the deck files
         self._begun: dict[str, Begun] = {}  # by src_uri: decks not collected yet
         self.setup_error: SetupError | None = None  # no server could be had: the build stops
@@ -83,7 +82,9 @@ class Build:
 
         Raises SetupError when no server can be had: nothing can be built then."""
         self.start(sources)
-        return self.collect_all()
+        logs = self.collect_all()
+        self.new_notes()
+        return logs
 
     def start(self, sources: list[DeckSource]) -> None:
         """Parse every deck and start running those the cache cannot answer for: they run in
@@ -93,7 +94,7 @@ class Build:
         for kept in (self.decks, self.failed, self.results, self.replays, self._tries):
             kept.clear()
         self._files.clear()
-        self.notes, self._notes_said = [], 0
+        self.notes = []
         self.setup_error = None
         items = []
         for source in sources:
@@ -124,7 +125,6 @@ class Build:
         if begun is None or self.setup_error is not None:
             return None
         result = self.runner.wait(begun)
-        self._take_notes()
         if isinstance(result, DatabaseError):
             self.setup_error = SetupError(self.mask(str(result)))
             self.runner.interrupt()
@@ -152,16 +152,14 @@ class Build:
         return [log for log in logs if log is not None]
 
     def new_notes(self) -> list[Problem]:
-        """The notes about the build (jobs lowered, ...) since the last call, for its log."""
-        self._take_notes()
-        notes, self._notes_said = self.notes[self._notes_said :], len(self.notes)
-        return notes
-
-    def _take_notes(self) -> None:
+        """The notes about the build (jobs lowered, ...) since the last call, masked, for its
+        log; `notes` keeps them all."""
         taken = []
         while self.runner.notes:  # decks running in threads may add one meanwhile
             taken.append(self.runner.notes.pop(0))
-        self.notes += [replace(note, message=self.mask(note.message)) for note in taken]
+        new = [replace(note, message=self.mask(note.message)) for note in taken]
+        self.notes += new
+        return new
 
     def is_deck(self, src_uri: str) -> bool:
         return src_uri in self.decks or src_uri in self.failed

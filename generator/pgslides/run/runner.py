@@ -234,8 +234,9 @@ class Runner:
         """Run one deck in its own database (or schema); raises DeckRunError, never a traceback.
 
         What the deck left that could not be dropped is added to `leftovers`, one warning each
-        (when the decks are done, within outcomes()). With a `template_key` two decks of the
-        build share, the deck starts from a clone of its setup's template (run.templates)."""
+        (when the build's decks are done: begin()'s aftercare). With a `template_key` two decks
+        of the build share, the deck starts from a clone of its setup's template (run.templates).
+        """
         leftovers = [] if leftovers is None else leftovers
         if not deck.blocks and not setup:
             return DeckOutcome(blocks=())  # nothing to run: no server needed
