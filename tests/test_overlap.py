@@ -18,6 +18,7 @@ from mkdocs.exceptions import Abort
 from pgslides.build import Build, BuildSettings, DeckSource
 from pgslides.run import postmaster
 from sites import build_site, load, make_site
+from test_hardening_faults import leftover_databases, wait_for
 
 SLOW = "SELECT pg_sleep(25) AS slept;"
 
@@ -41,14 +42,6 @@ def sleeping(conn: Any) -> int:
     )
 
 
-def deck_databases(conn: Any) -> list[str]:
-    """The databases this process's builds made for their decks and still hold."""
-    pattern = f"pgslides\\_deck\\_%\\_{os.getpid()}\\_%"
-    with conn.cursor() as cur:
-        cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (pattern,))
-        return [row[0] for row in cur.fetchall()]
-
-
 def build_connections(conn: Any) -> int:
     """Connections of pgslides' own (its Admin's) open on the server now."""
     return count(
@@ -56,15 +49,6 @@ def build_connections(conn: Any) -> int:
         "SELECT count(*) FROM pg_stat_activity WHERE starts_with(application_name, %s)",
         "pgslides build ",
     )
-
-
-def wait_for(condition: Any, seconds: float = 15) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_page_waits_for_its_own_deck_only(tmp_path: Path, url: str, pg_conn: Any):
@@ -81,13 +65,13 @@ def test_a_page_waits_for_its_own_deck_only(tmp_path: Path, url: str, pg_conn: A
         assert "a-fast.md" in build.results
         assert "b-slow.md" not in build.results
         # The slow deck runs on while the fast deck's page is made.
-        assert wait_for(lambda: sleeping(pg_conn) == 1)
+        wait_for(lambda: sleeping(pg_conn) == 1, "the slow deck's statement running")
         page = build.page_markdown("a-fast.md", fast.read_text())
         assert page.problems == []
     finally:
         build.close()  # the slow deck is stopped, its database dropped
     assert sleeping(pg_conn) == 0
-    assert deck_databases(pg_conn) == []
+    assert leftover_databases(pg_conn, os.getpid()) == []
 
 
 def test_a_build_a_failing_deck_stops_stops_the_decks_still_running(
@@ -102,7 +86,7 @@ def test_a_build_a_failing_deck_stops_stops_the_decks_still_running(
     # The slow deck did not sleep its 25 s to the end: it was cancelled when the build stopped.
     assert time.monotonic() - started < 20
     assert sleeping(pg_conn) == 0
-    assert deck_databases(pg_conn) == []
+    assert leftover_databases(pg_conn, os.getpid()) == []
 
 
 def test_the_build_lets_the_server_go_once_the_decks_are_dropped(
@@ -118,7 +102,7 @@ def test_the_build_lets_the_server_go_once_the_decks_are_dropped(
         # Before close(): nothing of the build's is left on the server, not even its own
         # connections (the embedded server stops then, while MkDocs writes the pages).
         assert build_connections(pg_conn) == 0
-        assert deck_databases(pg_conn) == []
+        assert leftover_databases(pg_conn, os.getpid()) == []
     finally:
         build.close()
 
@@ -147,7 +131,9 @@ def test_a_build_with_decks_to_run_starts_the_embedded_server_before_it_lists_it
     build = Build(BuildSettings.from_options({"database_url": ""}, tmp_path))
     try:
         build.prestart(["deck.md"])  # no stored outcome: the deck will run
-        assert wait_for(lambda: postmaster.running(private_dir) is not None, 60)
+        wait_for(
+            lambda: postmaster.running(private_dir), "the embedded server starting", timeout=60
+        )
         build.prepare([DeckSource("deck.md", path)])
         build.finish(None)  # the decks' places dropped, then the server stopped
         assert postmaster.running(private_dir) is None
